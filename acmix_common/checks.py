@@ -6,6 +6,8 @@ non-float32 dtypes) are supported instead and are not rejected.
 """
 from typing import Sequence, Tuple
 
+import numpy as np
+
 
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -98,3 +100,11 @@ def check_swin_args(img_size, patch_size: int, embed_dim: int, depths: Sequence[
             raise ValueError(
                 f"img_size={img_size}: stage {i} resolution {h}x{w} must be even for patch merging")
     return grid
+
+
+def shift_kernels(k_conv: int, out_planes: int) -> np.ndarray:
+    """(out_planes, k_conv^2, k_conv, k_conv) float32: kernel i is one-hot at position i."""
+    kernel = np.zeros((k_conv * k_conv, k_conv, k_conv), dtype=np.float32)
+    for i in range(k_conv * k_conv):
+        kernel[i, i // k_conv, i % k_conv] = 1.0
+    return np.tile(kernel, (out_planes, 1, 1, 1))

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acmix_common.checks import attention_pad, check_acmix_args, check_acmix_input, out_size
+from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input, out_size,
+                                 shift_kernels)
 
 
 def position_grid(h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
@@ -16,14 +17,6 @@ def position_grid(h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
     loc_w = torch.linspace(-1.0, 1.0, w, dtype=dtype, device=device).unsqueeze(0).repeat(h, 1)
     loc_h = torch.linspace(-1.0, 1.0, h, dtype=dtype, device=device).unsqueeze(1).repeat(1, w)
     return torch.cat([loc_w.unsqueeze(0), loc_h.unsqueeze(0)], 0).unsqueeze(0)
-
-
-def shift_kernels(k_conv: int, out_planes: int) -> torch.Tensor:
-    """(out_planes, k_conv^2, k_conv, k_conv): kernel i is one-hot at position i."""
-    kernel = torch.zeros(k_conv * k_conv, k_conv, k_conv)
-    for i in range(k_conv * k_conv):
-        kernel[i, i // k_conv, i % k_conv] = 1.0
-    return kernel.repeat(out_planes, 1, 1, 1)
 
 
 class ACmix(nn.Module):
@@ -63,7 +56,7 @@ class ACmix(nn.Module):
                                   bias=True)
         self.dep_conv.bias = None
         with torch.no_grad():
-            self.dep_conv.weight.copy_(shift_kernels(k_conv, out_planes))
+            self.dep_conv.weight.copy_(torch.from_numpy(shift_kernels(k_conv, out_planes)))
 
     def _unfold(self, t: torch.Tensor) -> torch.Tensor:
         """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out) windows, reflection padded."""

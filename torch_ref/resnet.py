@@ -10,7 +10,9 @@ from torch import nn
 
 from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
 
-from .acmix import ACmix, shift_kernels
+from acmix_common.checks import shift_kernels
+
+from .acmix import ACmix
 from .registry import registry
 
 
@@ -83,7 +85,8 @@ class ACmixResNet(nn.Module):
             with torch.no_grad():
                 for m in self.modules():
                     if isinstance(m, ACmix):
-                        m.dep_conv.weight.copy_(shift_kernels(m.k_conv, m.out_planes))
+                        shift = shift_kernels(m.k_conv, m.out_planes)
+                        m.dep_conv.weight.copy_(torch.from_numpy(shift))
 
     def _make_layer(self, planes: int, blocks: int, acmix, stride: int = 1) -> nn.Sequential:
         downsample = None

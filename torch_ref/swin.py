@@ -8,10 +8,9 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from acmix_common.checks import check_swin_args, to_2tuple
+from acmix_common.checks import check_swin_args, shift_kernels, to_2tuple
 from acmix_common.variants import SWIN_CONFIGS
 
-from .acmix import shift_kernels
 from .registry import registry
 
 
@@ -112,7 +111,7 @@ class WindowAttentionACmix(nn.Module):
                                   bias=True)
         self.dep_conv.bias = None
         with torch.no_grad():
-            self.dep_conv.weight.copy_(shift_kernels(3, dim))
+            self.dep_conv.weight.copy_(torch.from_numpy(shift_kernels(3, dim)))
         self.rate1 = nn.Parameter(torch.full((1,), 0.5))
         self.rate2 = nn.Parameter(torch.full((1,), 0.5))
 

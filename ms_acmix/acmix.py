@@ -1,0 +1,95 @@
+"""The ACmix module in MindSpore, numerically the twin of ``torch_ref.acmix.ACmix``.
+
+Built only from ops that run on CPU, GPU and Ascend: ``ops.pad(mode='reflect')`` and
+``ops.unfold`` (torch's F.unfold layout) for the attention windows, a grouped ``nn.Conv2d`` for
+the shift convolution.
+"""
+import numpy as np
+import mindspore as ms
+from mindspore import Parameter, Tensor, nn, ops
+
+from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input, out_size,
+                                 shift_kernels)
+
+from .layers import conv2d
+
+
+def position_grid(h: int, w: int, dtype) -> Tensor:
+    """(1, 2, h, w): channel 0 is linspace(-1, 1, w) along the width, channel 1 along the height."""
+    loc_w = ops.broadcast_to(ops.linspace(-1.0, 1.0, w).reshape(1, w), (h, w))
+    loc_h = ops.broadcast_to(ops.linspace(-1.0, 1.0, h).reshape(h, 1), (h, w))
+    return ops.stack([loc_w, loc_h]).reshape(1, 2, h, w).astype(dtype)
+
+
+class ACmix(nn.Cell):
+    """Shared 1x1 projections feeding a local self-attention path and a shift-convolution path.
+
+    Args:
+        in_planes: input channels.
+        out_planes: output channels; divisible by ``head``.
+        k_att: attention window (odd).
+        head: attention heads.
+        k_conv: convolution kernel of the conv path (odd).
+        stride: spatial stride of both paths; output size is ceil(size / stride).
+        dilation: dilation of the attention window.
+    """
+
+    def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
+                 k_conv: int = 3, stride: int = 1, dilation: int = 1):
+        super().__init__()
+        self.head_dim = check_acmix_args(in_planes, out_planes, k_att, head, k_conv, stride,
+                                         dilation)
+        self.in_planes, self.out_planes = in_planes, out_planes
+        self.k_att, self.head, self.k_conv = k_att, head, k_conv
+        self.stride, self.dilation = stride, dilation
+        self.pad_att = attention_pad(k_att, dilation)
+        self.scaling = float(self.head_dim) ** -0.5
+
+        self.rate1 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate1")
+        self.rate2 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate2")
+        self.conv1 = conv2d(in_planes, out_planes, 1, has_bias=True)
+        self.conv2 = conv2d(in_planes, out_planes, 1, has_bias=True)
+        self.conv3 = conv2d(in_planes, out_planes, 1, has_bias=True)
+        self.conv_p = conv2d(2, self.head_dim, 1, has_bias=True)
+        self.fc = conv2d(3 * head, k_conv * k_conv, 1, has_bias=False)
+        self.dep_conv = conv2d(k_conv * k_conv * self.head_dim, out_planes, k_conv, stride=stride,
+                               padding=k_conv // 2, group=self.head_dim, has_bias=False,
+                               weight_init=Tensor(shift_kernels(k_conv, out_planes)))
+
+    def _unfold(self, t: Tensor) -> Tensor:
+        """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out) windows, reflection padded."""
+        p = self.pad_att
+        cols = ops.unfold(ops.pad(t, (p, p, p, p), mode="reflect"), self.k_att,
+                          dilation=self.dilation, padding=0, stride=self.stride)
+        h_out, w_out = out_size(t.shape[2], self.stride), out_size(t.shape[3], self.stride)
+        return cols.reshape(t.shape[0], self.head_dim, self.k_att * self.k_att, h_out, w_out)
+
+    def forward_attention(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        b, _, h, w = q.shape
+        s = self.stride
+        pe = self.conv_p(position_grid(h, w, q.dtype))
+        q_att = q.reshape(b * self.head, self.head_dim, h, w) * self.scaling
+        k_att = k.reshape(b * self.head, self.head_dim, h, w)
+        v_att = v.reshape(b * self.head, self.head_dim, h, w)
+        q_pe = pe
+        if s > 1:
+            q_att = q_att[:, :, ::s, ::s]
+            q_pe = pe[:, :, ::s, ::s]
+        unfold_k = self._unfold(k_att)
+        unfold_pe = self._unfold(pe)
+        att = (q_att.expand_dims(2) * (unfold_k + q_pe.expand_dims(2) - unfold_pe)).sum(1)
+        att = ops.softmax(att, axis=1)
+        out = (att.expand_dims(1) * self._unfold(v_att)).sum(2)
+        return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
+
+    def forward_conv(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        b, _, h, w = q.shape
+        shape = (b, self.head, self.head_dim, h * w)
+        f_all = self.fc(ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1))
+        f_conv = ops.transpose(f_all, (0, 2, 1, 3)).reshape(b, -1, h, w)
+        return self.dep_conv(f_conv)
+
+    def construct(self, x: Tensor) -> Tensor:
+        check_acmix_input(x.shape[2], x.shape[3], self.k_att, self.dilation)
+        q, k, v = self.conv1(x), self.conv2(x), self.conv3(x)
+        return self.rate1 * self.forward_attention(q, k, v) + self.rate2 * self.forward_conv(q, k, v)

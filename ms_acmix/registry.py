@@ -1,0 +1,3 @@
+from acmix_common.registry import Registry
+
+registry = Registry("ms_acmix")

@@ -1,0 +1,126 @@
+"""ACmix-ResNet-26/38/50 in MindSpore, the twin of ``torch_ref.resnet`` (same parameter paths)."""
+from typing import Sequence
+
+from mindspore import Tensor, nn, ops
+from mindspore.common.initializer import HeNormal, initializer
+
+from acmix_common.checks import shift_kernels
+from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
+
+from .acmix import ACmix
+from .layers import batch_norm2d, conv2d, dense, max_pool2d
+from .registry import registry
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return conv2d(in_planes, out_planes, 1, stride=stride, has_bias=False)
+
+
+class Bottleneck(nn.Cell):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, k_att: int, head: int, k_conv: int,
+                 stride: int = 1, downsample: nn.Cell = None):
+        super().__init__()
+        self.conv1 = conv1x1(inplanes, planes)
+        self.bn1 = batch_norm2d(planes)
+        self.conv2 = ACmix(planes, planes, k_att, head, k_conv, stride=stride)
+        self.bn2 = batch_norm2d(planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = batch_norm2d(planes * self.expansion)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def construct(self, x: Tensor) -> Tensor:
+        identity = x
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ACmixResNet(nn.Cell):
+    """ResNet v1.5 with ACmix bottlenecks.
+
+    Args:
+        layers: blocks per stage.
+        num_classes: classifier outputs (0 for no head).
+        k_att, head, k_conv: ACmix hyper-parameters of every block.
+        base_planes: planes of the first stage (64 officially); stages use 1x, 2x, 4x, 8x.
+        in_chans: input image channels.
+        keep_shift_init: keep ACmix's shift-kernel init of dep_conv instead of letting the
+            official kaiming loop overwrite it.
+    """
+
+    def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
+                 head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
+                 keep_shift_init: bool = False):
+        super().__init__()
+        self.num_classes = num_classes
+        self.inplanes = base_planes
+        self.conv1 = conv2d(in_chans, base_planes, 7, stride=2, padding=3, has_bias=False)
+        self.bn1 = batch_norm2d(base_planes)
+        self.relu = nn.ReLU()
+        self.maxpool = max_pool2d(3, 2, 1)
+        acmix = (k_att, head, k_conv)
+        self.layer1 = self._make_layer(base_planes, layers[0], acmix)
+        self.layer2 = self._make_layer(base_planes * 2, layers[1], acmix, stride=2)
+        self.layer3 = self._make_layer(base_planes * 4, layers[2], acmix, stride=2)
+        self.layer4 = self._make_layer(base_planes * 8, layers[3], acmix, stride=2)
+        self.num_features = base_planes * 8 * Bottleneck.expansion
+        self.fc = dense(self.num_features, num_classes, has_bias=True) if num_classes > 0 \
+            else nn.Identity()
+        self._init_conv_weights(keep_shift_init)
+
+    def _init_conv_weights(self, keep_shift_init: bool) -> None:
+        """The official kaiming_normal_(fan_out, relu) over every conv, shift kernels included."""
+        for _, cell in self.cells_and_names():
+            if isinstance(cell, nn.Conv2d):
+                cell.weight.set_data(initializer(
+                    HeNormal(negative_slope=0, mode="fan_out", nonlinearity="relu"),
+                    cell.weight.shape, cell.weight.dtype))
+            if keep_shift_init and isinstance(cell, ACmix):
+                cell.dep_conv.weight.set_data(Tensor(shift_kernels(cell.k_conv, cell.out_planes)))
+
+    def _make_layer(self, planes: int, blocks: int, acmix, stride: int = 1) -> nn.SequentialCell:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * Bottleneck.expansion:
+            downsample = nn.SequentialCell([
+                conv1x1(self.inplanes, planes * Bottleneck.expansion, stride),
+                batch_norm2d(planes * Bottleneck.expansion),
+            ])
+        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample)]
+        self.inplanes = planes * Bottleneck.expansion
+        layers += [Bottleneck(self.inplanes, planes, *acmix) for _ in range(1, blocks)]
+        return nn.SequentialCell(layers)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        return self.fc(ops.mean(x, axis=(2, 3)))
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create(name: str, **kwargs) -> ACmixResNet:
+    return ACmixResNet(kwargs.pop("layers", RESNET_DEPTHS[name]), **{**RESNET_ACMIX, **kwargs})
+
+
+@registry.register
+def acmix_resnet26(**kwargs) -> ACmixResNet:
+    return _create("acmix_resnet26", **kwargs)
+
+
+@registry.register
+def acmix_resnet38(**kwargs) -> ACmixResNet:
+    return _create("acmix_resnet38", **kwargs)
+
+
+@registry.register
+def acmix_resnet50(**kwargs) -> ACmixResNet:
+    return _create("acmix_resnet50", **kwargs)

@@ -1,0 +1,313 @@
+"""ACmix-Swin-T/S in MindSpore, the twin of ``torch_ref.swin`` (same parameter paths).
+
+``relative_position_index`` and ``attn_mask`` are rebuilt from the configuration and held as
+plain Tensors at the same paths as torch's buffers; they are not parameters.
+"""
+from typing import Optional, Sequence
+
+import numpy as np
+import mindspore as ms
+from mindspore import Parameter, Tensor, nn, ops
+from mindspore.common.initializer import TruncatedNormal, initializer
+
+from acmix_common.checks import check_swin_args, shift_kernels, to_2tuple
+from acmix_common.variants import SWIN_CONFIGS
+
+from .layers import conv2d, dense, gelu_exact, layer_norm
+from .registry import registry
+
+
+def trunc_dense(in_channels: int, out_channels: int, has_bias: bool = True) -> nn.Dense:
+    """The official Swin Linear init: trunc_normal(std=0.02) weight, zero bias."""
+    return dense(in_channels, out_channels, has_bias=has_bias,
+                 weight_init=TruncatedNormal(sigma=0.02, mean=0.0, a=-2.0, b=2.0),
+                 bias_init="zeros")
+
+
+class DropPath(nn.Cell):
+    """Stochastic depth per sample: x / keep or 0, drawn through nn.Dropout on a (B, 1, 1) mask."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.dropout = nn.Dropout(p=p)
+
+    def construct(self, x: Tensor) -> Tensor:
+        mask_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        return x * self.dropout(ops.ones(mask_shape, x.dtype))
+
+
+class Mlp(nn.Cell):
+    def __init__(self, dim: int, hidden: int, drop: float = 0.0):
+        super().__init__()
+        self.fc1 = trunc_dense(dim, hidden)
+        self.act = gelu_exact()
+        self.fc2 = trunc_dense(hidden, dim)
+        self.drop = nn.Dropout(p=drop)
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def window_partition(x: Tensor, ws: int) -> Tensor:
+    """(B, H, W, C) -> (B * nW, ws, ws, C)."""
+    b, h, w, c = x.shape
+    x = x.reshape(b, h // ws, ws, w // ws, ws, c)
+    return ops.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(-1, ws, ws, c)
+
+
+def window_reverse(windows: Tensor, ws: int, h: int, w: int) -> Tensor:
+    """(B * nW, ws, ws, C) -> (B, H, W, C)."""
+    b = windows.shape[0] // ((h // ws) * (w // ws))
+    x = windows.reshape(b, h // ws, w // ws, ws, ws, -1)
+    return ops.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(b, h, w, -1)
+
+
+def roll_hw(x: Tensor, shift: int) -> Tensor:
+    """torch.roll(x, (shift, shift), dims=(1, 2)) as slices and concats (runs everywhere)."""
+    h, w = x.shape[1], x.shape[2]
+    sh, sw = shift % h, shift % w
+    x = ops.cat((x[:, h - sh:], x[:, :h - sh]), 1)
+    return ops.cat((x[:, :, w - sw:], x[:, :, :w - sw]), 2)
+
+
+def relative_position_index(ws: int) -> np.ndarray:
+    coords = np.stack(np.meshgrid(np.arange(ws), np.arange(ws), indexing="ij")).reshape(2, -1)
+    rel = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0) + (ws - 1)
+    return (rel[:, :, 0] * (2 * ws - 1) + rel[:, :, 1]).astype(np.int64)
+
+
+def shifted_window_mask(h: int, w: int, ws: int, shift: int) -> np.ndarray:
+    """(nW, ws*ws, ws*ws) with 0 inside a region and -100 across regions of the rolled map."""
+    img_mask = np.zeros((h, w), np.float32)
+    cnt = 0
+    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+            img_mask[hs, wsl] = cnt
+            cnt += 1
+    windows = img_mask.reshape(h // ws, ws, w // ws, ws).transpose(0, 2, 1, 3).reshape(-1, ws * ws)
+    diff = windows[:, None, :] - windows[:, :, None]
+    return np.where(diff != 0, np.float32(-100.0), np.float32(0.0))
+
+
+class WindowAttentionACmix(nn.Cell):
+    """Swin window attention (relative position bias) mixed with ACmix's shift-conv path.
+
+    Args:
+        dim: channels.
+        window_size: side of the square window.
+        num_heads: attention heads.
+        qkv_bias: bias of the qkv projection.
+        attn_drop, proj_drop: dropout rates.
+    """
+
+    def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0.0, proj_drop: float = 0.0):
+        super().__init__()
+        self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim ** -0.5
+        self.relative_position_bias_table = Parameter(
+            initializer(TruncatedNormal(sigma=0.02, mean=0.0, a=-2.0, b=2.0),
+                        ((2 * window_size - 1) ** 2, num_heads), ms.float32),
+            name="relative_position_bias_table")
+        self.relative_position_index = Tensor(relative_position_index(window_size))
+        self.qkv = trunc_dense(dim, dim * 3, has_bias=qkv_bias)
+        self.attn_drop = nn.Dropout(p=attn_drop)
+        self.proj = trunc_dense(dim, dim)
+        self.proj_drop = nn.Dropout(p=proj_drop)
+        self.fc = conv2d(3 * num_heads, 9, 1, has_bias=True)
+        self.dep_conv = conv2d(9 * self.head_dim, dim, 3, padding=1, group=self.head_dim,
+                               has_bias=False, weight_init=Tensor(shift_kernels(3, dim)))
+        self.rate1 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate1")
+        self.rate2 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate2")
+
+    def forward_conv(self, qkv: Tensor) -> Tensor:
+        """qkv (B, H, W, 3C) -> (B, H, W, C); zero padding over the whole (rolled) map."""
+        b, h, w, _ = qkv.shape
+        f_all = ops.transpose(qkv.reshape(b, h * w, 3 * self.num_heads, -1), (0, 2, 1, 3))
+        f_conv = ops.transpose(self.fc(f_all), (0, 3, 1, 2)).reshape(b, 9 * self.head_dim, h, w)
+        return ops.transpose(self.dep_conv(f_conv), (0, 2, 3, 1))
+
+    def forward_attention(self, qkv: Tensor, mask: Optional[Tensor]) -> Tensor:
+        b, h, w, _ = qkv.shape
+        ws = self.window_size
+        n = ws * ws
+        windows = window_partition(qkv, ws).reshape(-1, n, 3 * self.dim)
+        bw = windows.shape[0]
+        qkv_w = ops.transpose(windows.reshape(bw, n, 3, self.num_heads, self.head_dim),
+                              (2, 0, 3, 1, 4))
+        q, k, v = qkv_w[0], qkv_w[1], qkv_w[2]
+        attn = ops.matmul(q * self.scale, ops.transpose(k, (0, 1, 3, 2)))
+        bias = ops.gather(self.relative_position_bias_table,
+                          self.relative_position_index.reshape(-1), 0)
+        attn = attn + ops.transpose(bias.reshape(n, n, -1), (2, 0, 1)).expand_dims(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.reshape(bw // nw, nw, self.num_heads, n, n) + \
+                mask.expand_dims(1).expand_dims(0)
+            attn = attn.reshape(-1, self.num_heads, n, n)
+        attn = self.attn_drop(ops.softmax(attn, axis=-1))
+        x = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3)).reshape(bw, n, self.dim)
+        return window_reverse(self.proj(x).reshape(-1, ws, ws, self.dim), ws, h, w)
+
+    def construct(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        qkv = self.qkv(x)
+        out = self.rate1 * self.forward_attention(qkv, mask) + self.rate2 * self.forward_conv(qkv)
+        return self.proj_drop(out)
+
+
+class SwinBlockACmix(nn.Cell):
+    def __init__(self, dim: int, input_resolution, num_heads: int, window_size: int = 7,
+                 shift_size: int = 0, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0):
+        super().__init__()
+        self.dim, self.input_resolution = dim, tuple(input_resolution)
+        if min(self.input_resolution) <= window_size:
+            shift_size, window_size = 0, min(self.input_resolution)
+        self.window_size, self.shift_size = window_size, shift_size
+        self.norm1 = layer_norm(dim)
+        self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.norm2 = layer_norm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.attn_mask = Tensor(shifted_window_mask(*self.input_resolution, window_size,
+                                                    shift_size)) if shift_size > 0 else None
+
+    def construct(self, x: Tensor) -> Tensor:
+        h, w = self.input_resolution
+        b, length, c = x.shape
+        if length != h * w:
+            raise ValueError(f"input has {length} tokens, expected {h}*{w}")
+        shortcut = x
+        x = self.norm1(x).reshape(b, h, w, c)
+        s = self.shift_size
+        if s > 0:
+            x = roll_hw(x, -s)
+        x = self.attn(x, self.attn_mask)
+        if s > 0:
+            x = roll_hw(x, s)
+        x = shortcut + self.drop_path(x.reshape(b, h * w, c))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class PatchMerging(nn.Cell):
+    def __init__(self, input_resolution, dim: int):
+        super().__init__()
+        self.input_resolution, self.dim = tuple(input_resolution), dim
+        self.reduction = trunc_dense(4 * dim, 2 * dim, has_bias=False)
+        self.norm = layer_norm(4 * dim)
+
+    def construct(self, x: Tensor) -> Tensor:
+        h, w = self.input_resolution
+        b, _, c = x.shape
+        x = x.reshape(b, h, w, c)
+        x = ops.cat((x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]), -1)
+        return self.reduction(self.norm(x.reshape(b, -1, 4 * c)))
+
+
+class BasicLayer(nn.Cell):
+    def __init__(self, dim: int, input_resolution, depth: int, num_heads: int, window_size: int,
+                 mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
+                 drop_path: Sequence[float], downsample: bool):
+        super().__init__()
+        self.blocks = nn.CellList([
+            SwinBlockACmix(dim, input_resolution, num_heads, window_size,
+                           0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
+                           attn_drop, drop_path[i])
+            for i in range(depth)])
+        self.downsample = PatchMerging(input_resolution, dim) if downsample else None
+
+    def construct(self, x: Tensor) -> Tensor:
+        for blk in self.blocks:
+            x = blk(x)
+        if self.downsample is not None:
+            x = self.downsample(x)
+        return x
+
+
+class PatchEmbed(nn.Cell):
+    def __init__(self, img_size, patch_size: int, in_chans: int, embed_dim: int):
+        super().__init__()
+        self.img_size = to_2tuple(img_size)
+        self.proj = conv2d(in_chans, embed_dim, patch_size, stride=patch_size, has_bias=True)
+        self.norm = layer_norm(embed_dim)
+
+    def construct(self, x: Tensor) -> Tensor:
+        if x.shape[2] != self.img_size[0] or x.shape[3] != self.img_size[1]:
+            raise ValueError(f"input size {x.shape[2:]} does not match img_size={self.img_size}")
+        x = self.proj(x)
+        b, c = x.shape[0], x.shape[1]
+        return self.norm(ops.transpose(x.reshape(b, c, -1), (0, 2, 1)))
+
+
+class ACmixSwin(nn.Cell):
+    """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
+
+    Args:
+        img_size: input size (int or (H, W)); every stage must be divisible by its window.
+        patch_size: patch embedding stride.
+        in_chans: input channels.
+        num_classes: classifier outputs (0 for no head).
+        embed_dim: channels of the first stage, doubled at each patch merge.
+        depths: blocks per stage.
+        num_heads: heads per stage.
+        window_size: attention window.
+        mlp_ratio: MLP hidden size over dim.
+        qkv_bias: bias of the qkv projections.
+        drop_rate, attn_drop_rate: dropout rates.
+        drop_path_rate: stochastic depth, rising linearly to this value.
+    """
+
+    def __init__(self, img_size=224, patch_size: int = 4, in_chans: int = 3,
+                 num_classes: int = 1000, embed_dim: int = 96,
+                 depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
+                 window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1):
+        super().__init__()
+        grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
+        self.num_classes = num_classes
+        self.num_layers = len(depths)
+        self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.pos_drop = nn.Dropout(p=drop_rate)
+        dpr = [float(x) for x in np.linspace(0, drop_path_rate, sum(depths), dtype=np.float32)]
+        layers = []
+        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+            start = sum(depths[:i])
+            layers.append(BasicLayer(
+                int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
+                window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
+                dpr[start:start + depth], downsample=i < self.num_layers - 1))
+        self.layers = nn.CellList(layers)
+        self.norm = layer_norm(self.num_features)
+        self.head = trunc_dense(self.num_features, num_classes) if num_classes > 0 \
+            else nn.Identity()
+
+    def no_weight_decay_keywords(self):
+        return {"relative_position_bias_table"}
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        x = self.pos_drop(self.patch_embed(x))
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        return self.head(ops.mean(x, axis=1))
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create(name: str, **kwargs) -> ACmixSwin:
+    return ACmixSwin(**{**SWIN_CONFIGS[name], **kwargs})
+
+
+@registry.register
+def acmix_swin_tiny(**kwargs) -> ACmixSwin:
+    return _create("acmix_swin_tiny", **kwargs)
+
+
+@registry.register
+def acmix_swin_small(**kwargs) -> ACmixSwin:
+    return _create("acmix_swin_small", **kwargs)
