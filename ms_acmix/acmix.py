@@ -15,10 +15,15 @@ from .layers import conv2d
 
 
 def position_grid(h: int, w: int, dtype) -> Tensor:
-    """(1, 2, h, w): channel 0 is linspace(-1, 1, w) along the width, channel 1 along the height."""
-    loc_w = ops.broadcast_to(ops.linspace(-1.0, 1.0, w).reshape(1, w), (h, w))
-    loc_h = ops.broadcast_to(ops.linspace(-1.0, 1.0, h).reshape(h, 1), (h, w))
-    return ops.stack([loc_w, loc_h]).reshape(1, 2, h, w).astype(dtype)
+    """(1, 2, h, w): channel 0 is linspace(-1, 1, w) along the width, channel 1 along the height.
+
+    Built in numpy (float64, rounded once to float32): a compile-time constant in GRAPH mode, and
+    free of ``ops.linspace``, which rejects the float16 scalars that ``to_float`` hands it.
+    """
+    loc_w = np.broadcast_to(np.linspace(-1.0, 1.0, w).reshape(1, w), (h, w))
+    loc_h = np.broadcast_to(np.linspace(-1.0, 1.0, h).reshape(h, 1), (h, w))
+    grid = np.stack([loc_w, loc_h]).reshape(1, 2, h, w).astype(np.float32)
+    return Tensor(grid, ms.float32).astype(dtype)
 
 
 class ACmix(nn.Cell):

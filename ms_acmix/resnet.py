@@ -76,11 +76,13 @@ class ACmixResNet(nn.Cell):
 
     def _init_conv_weights(self, keep_shift_init: bool) -> None:
         """The official kaiming_normal_(fan_out, relu) over every conv, shift kernels included."""
-        for _, cell in self.cells_and_names():
+        cells = [cell for _, cell in self.cells_and_names()]
+        for cell in cells:
             if isinstance(cell, nn.Conv2d):
                 cell.weight.set_data(initializer(
                     HeNormal(negative_slope=0, mode="fan_out", nonlinearity="relu"),
                     cell.weight.shape, cell.weight.dtype))
+        for cell in cells:
             if keep_shift_init and isinstance(cell, ACmix):
                 cell.dep_conv.weight.set_data(Tensor(shift_kernels(cell.k_conv, cell.out_planes)))
 
