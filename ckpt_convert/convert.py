@@ -77,20 +77,27 @@ def convert(opt: Options) -> Dict[str, Any]:
         kwargs = f" --model-kwargs {opt.model_kwargs}" if opt.model_kwargs else ""
         raise CheckpointError(f"SRC={opt.src} does not fit --model {opt.model}{kwargs}: "
                               + "; ".join(problems) + naming_hint(source, src_framework), report)
-    with formats.staged_file(opt.dst) as tmp:
-        formats.write_file(plan.arrays, tmp, dst_fmt, dst_framework)
-        entries = check_written(tmp, dst_fmt, plan.arrays)
-        load_into(model, dst_framework, entries)
-        if opt.verify:
-            report["verify"] = _verify(opt, source, model, src_framework, dst_framework)
-            if not report["verify"]["passed"]:
-                v = report["verify"]
-                raise VerifyError(f"--verify failed: max |logit difference| {v['max_abs_diff']:.3g}"
-                                  f" > {opt.tolerance:g} or top-1 agrees on only "
-                                  f"{v['top1_agree']}; DST not written", report)
+    try:
+        with formats.staged_file(opt.dst) as tmp:
+            formats.write_file(plan.arrays, tmp, dst_fmt, dst_framework)
+            entries = check_written(tmp, dst_fmt, plan.arrays)
+            load_into(model, dst_framework, entries)
+            if opt.verify:
+                report["verify"] = _verify(opt, source, model, src_framework, dst_framework)
+                _raise_if_failed(report, opt.tolerance)
+    except OSError as exc:  # disk full, permission denied...: DST untouched, temporary removed
+        raise CheckpointError(f"DST={opt.dst}: cannot write: {exc}", report) from None
     report["dst_format"] = dst_fmt
     report["seconds"] = round(time.perf_counter() - start, 2)
     return report
+
+
+def _raise_if_failed(report: Dict[str, Any], tolerance: float) -> None:
+    v = report["verify"]
+    if not v["passed"]:
+        raise VerifyError(f"--verify failed: max |logit difference| {v['max_abs_diff']:.3g} "
+                          f"(tolerance {tolerance:g}), top-1 agrees on {v['top1_agree']}; "
+                          "DST not written", report)
 
 
 def _verify(opt: Options, source: SourceWeights, target_model, src_framework: str,
