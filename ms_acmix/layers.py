@@ -7,7 +7,7 @@ import math
 from typing import Optional, Union
 
 import mindspore as ms
-from mindspore import nn
+from mindspore import Tensor, nn, ops
 from mindspore.common.initializer import Initializer, Uniform
 
 Init = Union[str, Initializer, ms.Tensor]
@@ -61,3 +61,15 @@ def gelu_exact() -> nn.GELU:
 def max_pool2d(kernel_size: int, stride: int, padding: int) -> nn.MaxPool2d:
     """torch.nn.MaxPool2d(kernel_size, stride, padding) (pads with -inf)."""
     return nn.MaxPool2d(kernel_size=kernel_size, stride=stride, pad_mode="pad", padding=padding)
+
+
+class DropPath(nn.Cell):
+    """Stochastic depth per sample: x / keep or 0, drawn through nn.Dropout on a (B, 1, 1) mask."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.dropout = nn.Dropout(p=p)
+
+    def construct(self, x: Tensor) -> Tensor:
+        mask_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        return x * self.dropout(ops.ones(mask_shape, x.dtype))

@@ -1,6 +1,7 @@
 """ACmix-ResNet-26/38/50 in MindSpore, the twin of ``torch_ref.resnet`` (same parameter paths)."""
 from typing import Sequence
 
+import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common.initializer import HeNormal, initializer
 
@@ -8,7 +9,7 @@ from acmix_common.checks import shift_kernels
 from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
 
 from .acmix import ACmix
-from .layers import batch_norm2d, conv2d, dense, max_pool2d
+from .layers import DropPath, batch_norm2d, conv2d, dense, max_pool2d
 from .registry import registry
 
 
@@ -20,7 +21,7 @@ class Bottleneck(nn.Cell):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, k_att: int, head: int, k_conv: int,
-                 stride: int = 1, downsample: nn.Cell = None):
+                 stride: int = 1, downsample: nn.Cell = None, drop_path: float = 0.0):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = batch_norm2d(planes)
@@ -30,6 +31,7 @@ class Bottleneck(nn.Cell):
         self.bn3 = batch_norm2d(planes * self.expansion)
         self.relu = nn.ReLU()
         self.downsample = downsample
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x
@@ -37,7 +39,7 @@ class Bottleneck(nn.Cell):
             identity = self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.drop_path(self.bn3(self.conv3(out)))
         return self.relu(out + identity)
 
 
@@ -52,11 +54,13 @@ class ACmixResNet(nn.Cell):
         in_chans: input image channels.
         keep_shift_init: keep ACmix's shift-kernel init of dep_conv instead of letting the
             official kaiming loop overwrite it.
+        drop_path_rate: stochastic depth on the residual branches, rising linearly over the
+            blocks to this value (0, the official setting, adds nothing).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
-                 keep_shift_init: bool = False):
+                 keep_shift_init: bool = False, drop_path_rate: float = 0.0):
         super().__init__()
         self.num_classes = num_classes
         self.inplanes = base_planes
@@ -65,10 +69,11 @@ class ACmixResNet(nn.Cell):
         self.relu = nn.ReLU()
         self.maxpool = max_pool2d(3, 2, 1)
         acmix = (k_att, head, k_conv)
-        self.layer1 = self._make_layer(base_planes, layers[0], acmix)
-        self.layer2 = self._make_layer(base_planes * 2, layers[1], acmix, stride=2)
-        self.layer3 = self._make_layer(base_planes * 4, layers[2], acmix, stride=2)
-        self.layer4 = self._make_layer(base_planes * 8, layers[3], acmix, stride=2)
+        dpr = np.linspace(0.0, drop_path_rate, sum(layers), dtype=np.float32).tolist()
+        starts = np.cumsum([0] + list(layers)).tolist()
+        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, 1 if i == 0 else 2,
+                                   dpr[starts[i]:starts[i + 1]]) for i in range(4)]
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
         self.fc = dense(self.num_features, num_classes, has_bias=True) if num_classes > 0 \
             else nn.Identity()
@@ -86,16 +91,18 @@ class ACmixResNet(nn.Cell):
             if keep_shift_init and isinstance(cell, ACmix):
                 cell.dep_conv.weight.set_data(Tensor(shift_kernels(cell.k_conv, cell.out_planes)))
 
-    def _make_layer(self, planes: int, blocks: int, acmix, stride: int = 1) -> nn.SequentialCell:
+    def _make_layer(self, planes: int, blocks: int, acmix, stride: int,
+                    dpr: Sequence[float]) -> nn.SequentialCell:
         downsample = None
         if stride != 1 or self.inplanes != planes * Bottleneck.expansion:
             downsample = nn.SequentialCell([
                 conv1x1(self.inplanes, planes * Bottleneck.expansion, stride),
                 batch_norm2d(planes * Bottleneck.expansion),
             ])
-        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample)]
+        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0])]
         self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes, *acmix) for _ in range(1, blocks)]
+        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i])
+                   for i in range(1, blocks)]
         return nn.SequentialCell(layers)
 
     def forward_features(self, x: Tensor) -> Tensor:

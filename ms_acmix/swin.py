@@ -13,7 +13,7 @@ from mindspore.common.initializer import TruncatedNormal, initializer
 from acmix_common.checks import check_swin_args, shift_kernels, to_2tuple
 from acmix_common.variants import SWIN_CONFIGS
 
-from .layers import conv2d, dense, gelu_exact, layer_norm
+from .layers import DropPath, conv2d, dense, gelu_exact, layer_norm
 from .registry import registry
 
 
@@ -22,18 +22,6 @@ def trunc_dense(in_channels: int, out_channels: int, has_bias: bool = True) -> n
     return dense(in_channels, out_channels, has_bias=has_bias,
                  weight_init=TruncatedNormal(sigma=0.02, mean=0.0, a=-2.0, b=2.0),
                  bias_init="zeros")
-
-
-class DropPath(nn.Cell):
-    """Stochastic depth per sample: x / keep or 0, drawn through nn.Dropout on a (B, 1, 1) mask."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.dropout = nn.Dropout(p=p)
-
-    def construct(self, x: Tensor) -> Tensor:
-        mask_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        return x * self.dropout(ops.ones(mask_shape, x.dtype))
 
 
 class Mlp(nn.Cell):

@@ -5,6 +5,7 @@ checkpoints load strictly.
 """
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -13,6 +14,7 @@ from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
 from acmix_common.checks import shift_kernels
 
 from .acmix import ACmix
+from .layers import DropPath
 from .registry import registry
 
 
@@ -24,7 +26,7 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, k_att: int, head: int, k_conv: int,
-                 stride: int = 1, downsample: nn.Module = None):
+                 stride: int = 1, downsample: nn.Module = None, drop_path: float = 0.0):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes, eps=1e-5, momentum=0.1)
@@ -34,12 +36,13 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion, eps=1e-5, momentum=0.1)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.drop_path(self.bn3(self.conv3(out)))
         return self.relu(out + identity)
 
 
@@ -54,11 +57,13 @@ class ACmixResNet(nn.Module):
         in_chans: input image channels.
         keep_shift_init: keep ACmix's shift-kernel init of dep_conv instead of letting the
             official kaiming loop overwrite it.
+        drop_path_rate: stochastic depth on the residual branches, rising linearly over the
+            blocks to this value (0, the official setting, adds nothing).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
-                 keep_shift_init: bool = False):
+                 keep_shift_init: bool = False, drop_path_rate: float = 0.0):
         super().__init__()
         self.num_classes = num_classes
         self.inplanes = base_planes
@@ -67,10 +72,11 @@ class ACmixResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         acmix = (k_att, head, k_conv)
-        self.layer1 = self._make_layer(base_planes, layers[0], acmix)
-        self.layer2 = self._make_layer(base_planes * 2, layers[1], acmix, stride=2)
-        self.layer3 = self._make_layer(base_planes * 4, layers[2], acmix, stride=2)
-        self.layer4 = self._make_layer(base_planes * 8, layers[3], acmix, stride=2)
+        dpr = np.linspace(0.0, drop_path_rate, sum(layers), dtype=np.float32).tolist()
+        starts = np.cumsum([0] + list(layers)).tolist()
+        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, 1 if i == 0 else 2,
+                                   dpr[starts[i]:starts[i + 1]]) for i in range(4)]
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
@@ -88,16 +94,18 @@ class ACmixResNet(nn.Module):
                         shift = shift_kernels(m.k_conv, m.out_planes)
                         m.dep_conv.weight.copy_(torch.from_numpy(shift))
 
-    def _make_layer(self, planes: int, blocks: int, acmix, stride: int = 1) -> nn.Sequential:
+    def _make_layer(self, planes: int, blocks: int, acmix, stride: int,
+                    dpr: Sequence[float]) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * Bottleneck.expansion:
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * Bottleneck.expansion, stride),
                 nn.BatchNorm2d(planes * Bottleneck.expansion, eps=1e-5, momentum=0.1),
             )
-        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample)]
+        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0])]
         self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes, *acmix) for _ in range(1, blocks)]
+        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i])
+                   for i in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
