@@ -26,6 +26,14 @@ def position_grid(h: int, w: int, dtype) -> Tensor:
     return Tensor(grid, ms.float32).astype(dtype)
 
 
+def subsample(t: Tensor, stride: int) -> Tensor:
+    """t[:, :, ::stride, ::stride] as two gathers: MindSpore 2.10's CPU StridedSliceGrad fails
+    ("input memory out of bounds") on a strided slice whose last axis has size 1."""
+    rows = Tensor(np.arange(0, t.shape[2], stride, dtype=np.int32))
+    cols = Tensor(np.arange(0, t.shape[3], stride, dtype=np.int32))
+    return ops.gather(ops.gather(t, rows, 2), cols, 3)
+
+
 class ACmix(nn.Cell):
     """Shared 1x1 projections feeding a local self-attention path and a shift-convolution path.
 
@@ -78,12 +86,15 @@ class ACmix(nn.Cell):
         v_att = v.reshape(b * self.head, self.head_dim, h, w)
         q_pe = pe
         if s > 1:
-            q_att = q_att[:, :, ::s, ::s]
-            q_pe = pe[:, :, ::s, ::s]
+            q_att = subsample(q_att, s)
+            q_pe = subsample(pe, s)
         unfold_k = self._unfold(k_att)
         unfold_pe = self._unfold(pe)
         att = (q_att.expand_dims(2) * (unfold_k + q_pe.expand_dims(2) - unfold_pe)).sum(1)
-        att = ops.softmax(att, axis=1)
+        if self.k_att > 1:
+            att = ops.softmax(att, axis=1)
+        else:  # one position: softmax is 1. MindSpore 2.10's CPU SoftmaxGrad over a length-1
+            att = ops.ones_like(att)  # axis corrupts the gradients of later softmaxes.
         out = (att.expand_dims(1) * self._unfold(v_att)).sum(2)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 

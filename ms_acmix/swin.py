@@ -134,7 +134,9 @@ class WindowAttentionACmix(nn.Cell):
             attn = attn.reshape(bw // nw, nw, self.num_heads, n, n) + \
                 mask.expand_dims(1).expand_dims(0)
             attn = attn.reshape(-1, self.num_heads, n, n)
-        attn = self.attn_drop(ops.softmax(attn, axis=-1))
+        # A one-token window: softmax is 1 (and MindSpore 2.10's CPU SoftmaxGrad over a length-1
+        # axis corrupts the gradients of later softmaxes).
+        attn = self.attn_drop(ops.softmax(attn, axis=-1) if n > 1 else ops.ones_like(attn))
         x = ops.transpose(ops.matmul(attn, v), (0, 2, 1, 3)).reshape(bw, n, self.dim)
         return window_reverse(self.proj(x).reshape(-1, ws, ws, self.dim), ws, h, w)
 
@@ -188,9 +190,12 @@ class PatchMerging(nn.Cell):
     def construct(self, x: Tensor) -> Tensor:
         h, w = self.input_resolution
         b, _, c = x.shape
-        x = x.reshape(b, h, w, c)
-        x = ops.cat((x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]), -1)
-        return self.reduction(self.norm(x.reshape(b, -1, 4 * c)))
+        # torch's cat of x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2] orders the 4C
+        # channels (w parity, h parity, c); a reshape does it without strided slices, whose CPU
+        # gradient (StridedSliceGrad) fails on some shapes in MindSpore 2.10.
+        x = x.reshape(b, h // 2, 2, w // 2, 2, c)
+        x = ops.transpose(x, (0, 1, 3, 4, 2, 5)).reshape(b, -1, 4 * c)
+        return self.reduction(self.norm(x))
 
 
 class BasicLayer(nn.Cell):

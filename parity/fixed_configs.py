@@ -1,0 +1,13 @@
+"""Fixed configurations for the teeth and localisation tests (small, fast, every path live)."""
+from parity.strategies import AcmixConfig, ModelConfig, SwinBlockConfig
+
+ACMIX = [AcmixConfig(2, 4, 6, 3, 2, 3, 1, 1, 7, 6, seed=1),
+         AcmixConfig(1, 3, 8, 5, 2, 3, 2, 1, 9, 8, seed=2, input_scale=0.03)]
+SWIN_BLOCKS = [SwinBlockConfig(2, 8, 2, 4, True, 8, 8, seed=3),
+               SwinBlockConfig(1, 6, 3, 2, False, 4, 6, seed=4, input_scale=0.03)]
+SWIN = ModelConfig("acmix_swin_tiny", dict(img_size=32, patch_size=4, embed_dim=8,
+                                           depths=(2, 1), num_heads=(2, 4), window_size=4,
+                                           num_classes=3, drop_path_rate=0.0),
+                   (2, 3, 32, 32), seed=5)
+RESNET = ModelConfig("acmix_resnet26", dict(base_planes=4, layers=(1, 1, 1, 1), k_att=3,
+                                            head=2, num_classes=3), (2, 3, 40, 40), seed=6)

@@ -1,0 +1,99 @@
+"""The harness has teeth: each classic porting bug, injected into the MindSpore side (or the
+converter), is caught by the normal checks the property tests run."""
+import tempfile
+
+import numpy as np
+import pytest
+from mindspore import Tensor, nn, ops
+
+import ckpt_convert.plan
+import ms_acmix
+import ms_acmix.acmix
+import ms_acmix.resnet
+import ms_acmix.swin
+from parity.checks import (check_checkpoint_roundtrip, check_forward, check_gradients,
+                           check_train_forward)
+from parity.fixed_configs import ACMIX, RESNET, SWIN, SWIN_BLOCKS
+
+def _caught(check, configs):
+    for config in configs:
+        with pytest.raises(AssertionError):
+            check(config)
+
+
+def test_tanh_gelu(monkeypatch):
+    monkeypatch.setattr(ms_acmix.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
+    _caught(check_forward, [SWIN])
+
+
+def test_layer_norm_epsilon_1e_7(monkeypatch):
+    monkeypatch.setattr(ms_acmix.swin, "layer_norm", lambda dim, eps=1e-5: nn.LayerNorm(
+        (dim,), begin_norm_axis=-1, begin_params_axis=-1, epsilon=1e-7))
+    _caught(check_forward, SWIN_BLOCKS + [SWIN])
+
+
+def test_batch_norm_momentum_not_translated(monkeypatch):
+    monkeypatch.setattr(ms_acmix.resnet, "batch_norm2d", lambda n, eps=1e-5, torch_momentum=0.1:
+                        nn.BatchNorm2d(n, eps=eps, momentum=torch_momentum))
+    check_forward(RESNET)  # eval mode uses the moving statistics only: no difference there
+    _caught(check_train_forward, [RESNET])
+
+
+def test_zero_dep_conv_bias_kept(monkeypatch):
+    original = ms_acmix.acmix.conv2d
+
+    def conv2d_keeping_bias(*args, **kwargs):
+        if "weight_init" not in kwargs:  # only dep_conv passes its shift kernels
+            return original(*args, **kwargs)
+        conv = original(*args, **{**kwargs, "has_bias": True})
+        conv.bias.set_data(ops.zeros(conv.bias.shape, conv.bias.dtype))
+        return conv
+
+    monkeypatch.setattr(ms_acmix.acmix, "conv2d", conv2d_keeping_bias)
+    _caught(check_gradients, ACMIX)
+
+
+def test_zero_padding_instead_of_reflection(monkeypatch):
+    def unfold_zero_padded(self, t):
+        p = self.pad_att
+        cols = ops.unfold(ops.pad(t, (p, p, p, p), mode="constant", value=0.0), self.k_att,
+                          dilation=self.dilation, padding=0, stride=self.stride)
+        h_out = -(-t.shape[2] // self.stride)
+        w_out = -(-t.shape[3] // self.stride)
+        return cols.reshape(t.shape[0], self.head_dim, self.k_att ** 2, h_out, w_out)
+
+    monkeypatch.setattr(ms_acmix.ACmix, "_unfold", unfold_zero_padded)
+    _caught(check_forward, ACMIX)
+
+
+def test_conv_path_channel_order_swapped(monkeypatch):
+    def forward_conv_head_major(self, q, k, v):
+        b, _, h, w = q.shape
+        shape = (b, self.head, self.head_dim, h * w)
+        f_all = self.fc(ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1))
+        return self.dep_conv(f_all.reshape(b, -1, h, w))  # (k^2, head_dim), not transposed
+
+    monkeypatch.setattr(ms_acmix.ACmix, "forward_conv", forward_conv_head_major)
+    _caught(check_forward, ACMIX)
+
+
+def test_transposed_dense_weight_in_converter(monkeypatch):
+    original = ckpt_convert.plan._map
+
+    def map_transposing_square_dense(plan, source, name, array, dst, target):
+        if array.ndim == 2 and array.shape[0] == array.shape[1]:
+            array = np.ascontiguousarray(array.T)
+        original(plan, source, name, array, dst, target)
+
+    monkeypatch.setattr(ckpt_convert.plan, "_map", map_transposing_square_dense)
+    with tempfile.TemporaryDirectory() as workdir:
+        _caught(lambda c: check_checkpoint_roundtrip(c, workdir), [SWIN])
+
+
+def test_the_same_checks_pass_without_a_bug():
+    for config in ACMIX + SWIN_BLOCKS + [SWIN]:
+        check_forward(config)
+    check_train_forward(RESNET)
+    check_gradients(ACMIX[0])
+    with tempfile.TemporaryDirectory() as workdir:
+        check_checkpoint_roundtrip(SWIN, workdir)

@@ -1,0 +1,100 @@
+"""Build a PyTorch model and its MindSpore twin with the same drawn weights, and run them."""
+from typing import Callable, Dict, Tuple
+
+import mindspore as ms
+import numpy as np
+import torch
+from mindspore import Tensor
+
+import ms_acmix
+import torch_ref
+from acmix_common.name_map import ms_to_torch
+from ms_acmix.swin import SwinBlockACmix as MsSwinBlock
+from torch_ref.swin import SwinBlockACmix as TorchSwinBlock
+
+from .strategies import AcmixConfig, ModelConfig, SwinBlockConfig
+from .weights import draw_torch_weights_, torch_to_ms
+
+
+def build(config) -> Tuple[torch.nn.Module, ms.nn.Cell]:
+    """(torch float32 model, MindSpore model) in eval mode, weights drawn from config.seed."""
+    if isinstance(config, AcmixConfig):
+        t_model, m_model = torch_ref.ACmix(**config.kwargs), ms_acmix.ACmix(**config.kwargs)
+    elif isinstance(config, SwinBlockConfig):
+        res = (config.height, config.width)
+        shift = config.window_size // 2 if config.shift else 0
+        args = (config.dim, res, config.num_heads, config.window_size, shift)
+        t_model, m_model = TorchSwinBlock(*args), MsSwinBlock(*args)
+    elif isinstance(config, ModelConfig):
+        t_model = torch_ref.create_model(config.name, **config.kwargs)
+        m_model = ms_acmix.create_model(config.name, **config.kwargs)
+    else:
+        raise TypeError(f"no twins for {type(config).__name__}")
+    draw_torch_weights_(t_model, config.seed)
+    try:
+        torch_to_ms(t_model, m_model)
+    except KeyError as e:  # a parameter one framework has and the other lacks
+        raise AssertionError(f"the two models' parameters do not pair up: {e}") from None
+    t_model.eval()
+    m_model.set_train(False)
+    return t_model, m_model
+
+
+def draw_input(config, shape=None) -> np.ndarray:
+    rng = np.random.default_rng(config.seed)
+    return (config.input_scale * rng.standard_normal(shape or config.input_shape)).astype(
+        np.float32)
+
+
+def torch_forward(model: torch.nn.Module, x: np.ndarray, dtype=torch.float32) -> np.ndarray:
+    model = model.to(dtype)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x).to(dtype)).double().numpy()
+    model.float()
+    return out
+
+
+def ms_forward(model: ms.nn.Cell, x: np.ndarray, graph: bool = False) -> np.ndarray:
+    fn: Callable = ms.jit(model.construct) if graph else model
+    return fn(Tensor(x)).asnumpy().astype(np.float64)
+
+
+def torch_grads(model: torch.nn.Module, x: np.ndarray, cotangent: np.ndarray,
+                dtype=torch.float32) -> Dict[str, np.ndarray]:
+    """d(sum(out * cotangent)) / d(input and every parameter), keyed by torch name ('input')."""
+    model = model.to(dtype)
+    model.zero_grad(set_to_none=True)
+    inp = torch.from_numpy(x).to(dtype).requires_grad_(True)
+    (model(inp) * torch.from_numpy(cotangent).to(dtype)).sum().backward()
+    grads = {"input": inp.grad.double().numpy()}
+    grads.update({n: p.grad.double().numpy() for n, p in model.named_parameters()})
+    model.float()
+    return grads
+
+
+class ProjectedOutput(ms.nn.Cell):
+    """sum(model(x) * cotangent). A fresh Cell per call: PyNative caches the graph of a plain
+    Python loss function across calls, handing back stale gradients for a new model."""
+
+    def __init__(self, model: ms.nn.Cell, cotangent: Tensor):
+        super().__init__(auto_prefix=False)  # keep the model's parameter names
+        self.model = model
+        self.cotangent = cotangent
+
+    def construct(self, x):
+        return (self.model(x) * self.cotangent).sum()
+
+
+def ms_grads(model: ms.nn.Cell, x: np.ndarray, cotangent: np.ndarray,
+             graph: bool = False) -> Dict[str, np.ndarray]:
+    """The same gradients from MindSpore, keyed by the torch name of each parameter."""
+    params = model.trainable_params()
+    grad_fn = ms.grad(ProjectedOutput(model, Tensor(cotangent)), grad_position=0,
+                      weights=params)
+    if graph:
+        grad_fn = ms.jit(grad_fn)
+    g_input, g_params = grad_fn(Tensor(x))
+    grads = {"input": g_input.asnumpy().astype(np.float64)}
+    grads.update({ms_to_torch(p.name): g.asnumpy().astype(np.float64)
+                  for p, g in zip(params, g_params)})
+    return grads
