@@ -1,0 +1,84 @@
+"""Instantiating the models of both frameworks and describing what a checkpoint must hold."""
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from acmix_common.name_map import (REBUILT_BUFFER_LEAVES, torch_key_kind, torch_to_ms_map)
+
+from .errors import CheckpointError
+
+Shape = Tuple[int, ...]
+
+
+@dataclass
+class Target:
+    """What the instantiated target model needs, keyed by PyTorch-style name where noted."""
+
+    framework: str  # 'mindspore' or 'torch'
+    names: Dict[str, str]  # torch-style name -> target name, for entries filled from the source
+    shapes: Dict[str, Shape]  # target name -> shape
+    dtypes: Dict[str, np.dtype]  # target name -> dtype
+    rebuilt: Dict[str, Optional[np.ndarray]]  # torch-style path -> what the model computes (None)
+    own: Dict[str, np.ndarray]  # target name -> value the file gets from the model itself
+    order: List[str]  # target names in the model's order
+
+
+def model_names() -> List[str]:
+    import torch_ref
+    return torch_ref.list_models()
+
+
+def create_model(framework: str, name: str, kwargs: Dict[str, Any]):
+    """Build ``name`` in 'torch' or 'mindspore', in eval mode; bad kwargs are a CheckpointError."""
+    if framework == "torch":
+        import torch_ref as registry
+    else:
+        import ms_acmix as registry
+    try:
+        model = registry.create_model(name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"--model {name} --model-kwargs {kwargs}: {exc}") from None
+    if framework == "torch":
+        model.eval()
+    else:
+        model.set_train(False)
+    return model
+
+
+def _rebuilt(modules) -> Dict[str, Optional[np.ndarray]]:
+    """torch-style path -> value of every rebuilt buffer attribute (None where a block has none)."""
+    found: Dict[str, Optional[np.ndarray]] = {}
+    for path, module in modules:
+        for leaf in REBUILT_BUFFER_LEAVES:
+            if hasattr(module, leaf):
+                value = getattr(module, leaf)
+                key = f"{path}.{leaf}" if path else leaf
+                found[key] = None if value is None else _as_numpy(value)
+    return found
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    return value.asnumpy() if hasattr(value, "asnumpy") else value.detach().cpu().numpy()
+
+
+def ms_target(net) -> Target:
+    import mindspore as ms
+    params = net.parameters_dict()
+    names = torch_to_ms_map(params)
+    return Target("mindspore", names, {k: tuple(p.shape) for k, p in params.items()},
+                  {k: np.dtype(ms.dtype_to_nptype(p.dtype)) for k, p in params.items()},
+                  _rebuilt(net.cells_and_names()), {}, list(params))
+
+
+def torch_target(model) -> Target:
+    state = model.state_dict()
+    names, own = {}, {}
+    for key, value in state.items():
+        if torch_key_kind(key) == "mapped":
+            names[key] = key
+        else:
+            own[key] = value.detach().cpu().numpy()
+    return Target("torch", names, {k: tuple(v.shape) for k, v in state.items()},
+                  {k: v.detach().cpu().numpy().dtype for k, v in state.items()},
+                  _rebuilt(model.named_modules()), own, list(state))

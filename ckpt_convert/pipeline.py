@@ -1,0 +1,119 @@
+"""One conversion, start to end: read, unwrap, plan against the target model, write, check."""
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+from parity.tolerance import POLICY
+
+from . import formats
+from .errors import CheckpointError, VerifyError
+from .models import create_model, ms_target, torch_target
+from .plan import make_plan, naming_hint
+from .unwrap import SourceWeights, unwrap_flat, unwrap_mindspore, unwrap_torch
+from .verify import check_written, compare_logits, load_into, logits, verify_input
+
+FRAMEWORKS = {"torch2ms": ("torch", "mindspore"), "ms2torch": ("mindspore", "torch")}
+FORMAT_WORDS = {formats.TORCH: "a PyTorch pickle", formats.SAFETENSORS: "a safetensors file",
+                formats.MS_CKPT: "a MindSpore .ckpt"}
+# The project's one tolerance policy: float32 forward, relative to the largest |logit|.
+DEFAULT_TOLERANCE = POLICY[("float32", "forward")].rtol
+
+
+@dataclass
+class Options:
+    direction: str  # 'torch2ms' or 'ms2torch'
+    src: str
+    dst: str
+    model: str
+    model_kwargs: Dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+    ema: bool = False
+    verify: bool = False
+    tolerance: float = DEFAULT_TOLERANCE
+
+
+def read_source(opt: Options) -> SourceWeights:
+    """Sniff, read and unwrap SRC into named numpy arrays."""
+    fmt = formats.sniff_format(opt.src)
+    if fmt not in formats.SRC_FORMATS[opt.direction]:
+        other = "ms2torch" if opt.direction == "torch2ms" else "torch2ms"
+        raise CheckpointError(f"SRC={opt.src} is {FORMAT_WORDS[fmt]}, which {opt.direction} does "
+                              f"not read: did you mean {other}?")
+    obj, metadata = formats.read_file(opt.src, fmt)
+    if opt.direction == "ms2torch":
+        weights = unwrap_mindspore(opt.src, obj, opt.ema)
+    elif fmt == formats.SAFETENSORS:
+        if opt.ema:
+            raise CheckpointError(f"--ema: SRC={opt.src} is a safetensors file with no EMA copy")
+        weights = unwrap_flat(opt.src, obj, metadata)
+    else:
+        weights = unwrap_torch(opt.src, obj, opt.ema)
+    if not weights.arrays:
+        raise CheckpointError(f"SRC={opt.src} is not a checkpoint: it holds no model tensors")
+    weights.notes.insert(0, f"SRC format: {fmt}")
+    return weights
+
+
+def _base_report(opt: Options, source: SourceWeights, plan) -> Dict[str, Any]:
+    counts = Counter(row.action.split(":")[0].split(";")[0] for row in plan.rows)
+    return {"direction": opt.direction, "src": opt.src, "dst": opt.dst, "model": opt.model,
+            "model_kwargs": opt.model_kwargs, "taken": source.taken, "notes": source.notes,
+            "counts": dict(counts), "entries": [row.as_dict() for row in plan.rows],
+            "problems": {"missing": plan.missing, "unexpected": plan.unexpected,
+                         "shape_clashes": plan.clashes, "dtype_clashes": plan.dtype_clashes,
+                         "rebuilt_mismatches": plan.mismatches}}
+
+
+def convert(opt: Options) -> Dict[str, Any]:
+    """Convert SRC to DST; returns the report. Raises CheckpointError / VerifyError."""
+    start = time.perf_counter()
+    src_framework, dst_framework = FRAMEWORKS[opt.direction]
+    dst_fmt = formats.dst_format(opt.direction, opt.dst)
+    source = read_source(opt)
+    formats.check_dst(opt.dst, opt.src, opt.force)
+    model = create_model(dst_framework, opt.model, opt.model_kwargs)
+    target = ms_target(model) if dst_framework == "mindspore" else torch_target(model)
+    plan = make_plan(source, src_framework, target)
+    report = _base_report(opt, source, plan)
+    problems = plan.problems()
+    if problems:
+        kwargs = f" --model-kwargs {opt.model_kwargs}" if opt.model_kwargs else ""
+        raise CheckpointError(f"SRC={opt.src} does not fit --model {opt.model}{kwargs}: "
+                              + "; ".join(problems) + naming_hint(source, src_framework), report)
+    try:
+        with formats.staged_file(opt.dst) as tmp:
+            formats.write_file(plan.arrays, tmp, dst_fmt, dst_framework)
+            entries = check_written(tmp, dst_fmt, plan.arrays)
+            load_into(model, dst_framework, entries)
+            if opt.verify:
+                report["verify"] = _verify(opt, source, model, src_framework, dst_framework)
+                _raise_if_failed(report, opt.tolerance)
+    except OSError as exc:  # disk full, permission denied...: DST untouched, temporary removed
+        raise CheckpointError(f"DST={opt.dst}: cannot write: {exc}", report) from None
+    report["dst_format"] = dst_fmt
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    return report
+
+
+def _raise_if_failed(report: Dict[str, Any], tolerance: float) -> None:
+    v = report["verify"]
+    if not v["passed"]:
+        raise VerifyError(f"--verify failed: max |logit difference| {v['max_abs_diff']:.3g} is "
+                          f"{v['relative_diff']:.3g} of the largest |logit| (tolerance "
+                          f"{tolerance:g}); top-1 agrees on {v['top1_agree']}; DST not written",
+                          report)
+
+
+def _verify(opt: Options, source: SourceWeights, target_model, src_framework: str,
+            dst_framework: str) -> Dict[str, Any]:
+    """Run the source model (source weights) and the target model (written file) on one input."""
+    source_model = create_model(src_framework, opt.model, opt.model_kwargs)
+    load_into(source_model, src_framework, source.arrays, strict_names=False)
+    torch_model = source_model if src_framework == "torch" else target_model
+    x = verify_input(torch_model, opt.model_kwargs)
+    out_src = logits(source_model, src_framework, x)
+    out_dst = logits(target_model, dst_framework, x)
+    summary, passed = compare_logits(out_src, out_dst, opt.tolerance)
+    summary.update(passed=passed, input_shape=list(x.shape))
+    return summary

@@ -1,0 +1,78 @@
+"""Checks after writing: the file reads back bit for bit, loads strictly, and (``--verify``) gives
+the source model's logits."""
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from acmix_common.name_map import torch_key_kind
+
+from .errors import VerifyError
+from .formats import read_file, to_numpy
+
+VERIFY_BATCH, VERIFY_SEED, RESNET_VERIFY_SIZE = 2, 0, 224
+
+
+def check_written(path: str, fmt: str, expected: Dict[str, np.ndarray]) -> Dict[str, Any]:
+    """Read ``path`` back; every entry must equal ``expected`` bit for bit. Returns the entries."""
+    entries, _ = read_file(path, fmt)
+    if set(entries) != set(expected):
+        extra, lost = sorted(set(entries) - set(expected)), sorted(set(expected) - set(entries))
+        raise VerifyError(f"written file does not read back as planned: missing {lost[:3]}, "
+                          f"extra {extra[:3]}")
+    for name, value in entries.items():
+        got = to_numpy(value)[0]
+        want = expected[name]
+        if got.dtype != want.dtype or got.shape != want.shape or got.tobytes() != want.tobytes():
+            raise VerifyError(f"written file does not read back as planned: {name!r} differs "
+                              f"({got.dtype}{got.shape} vs {want.dtype}{want.shape})")
+    return entries
+
+
+def load_into(model, framework: str, entries: Dict[str, Any], strict_names: bool = True) -> None:
+    """Load name -> tensor into ``model``; anything left unloaded on either side is an error."""
+    if framework == "mindspore":
+        import mindspore as ms
+        params = {k: v if isinstance(v, ms.Parameter) else
+                  ms.Parameter(ms.Tensor(to_numpy(v)[0]), name=k) for k, v in entries.items()}
+        not_loaded, unused = ms.load_param_into_net(model, params, strict_load=True)
+    else:
+        import torch
+        state = {k: torch.from_numpy(np.array(to_numpy(v)[0], copy=True))
+                 for k, v in entries.items()}
+        result = model.load_state_dict(state, strict=False)
+        not_loaded, unused = list(result.missing_keys), list(result.unexpected_keys)
+        if not strict_names:  # a source may lack buffers the model rebuilds or counts itself
+            not_loaded = [k for k in not_loaded if torch_key_kind(k) == "mapped"]
+    if not_loaded or unused:
+        parts = [f"{len(names)} {what} (first: {names[0]!r})" for names, what in
+                 ((not_loaded, "model entries left unloaded"), (unused, "file entries unused"))
+                 if names]
+        raise VerifyError(f"loading into the {framework} model: {'; '.join(parts)}")
+
+
+def verify_input(torch_model, kwargs: Dict[str, Any]) -> np.ndarray:
+    """The fixed input: seeded normal noise at the model's image size."""
+    embed = getattr(torch_model, "patch_embed", None)
+    size = tuple(embed.img_size) if embed is not None else (RESNET_VERIFY_SIZE,) * 2
+    shape = (VERIFY_BATCH, kwargs.get("in_chans", 3)) + size
+    return np.random.RandomState(VERIFY_SEED).standard_normal(shape).astype(np.float32)
+
+
+def logits(model, framework: str, x: np.ndarray) -> np.ndarray:
+    if framework == "mindspore":
+        import mindspore as ms
+        return model(ms.Tensor(x)).asnumpy()
+    import torch
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def compare_logits(a: np.ndarray, b: np.ndarray, tolerance: float) -> Tuple[Dict[str, Any], bool]:
+    """(summary, passed): passed when max |a - b| <= tolerance * max |a| and top-1 agrees."""
+    diff = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+    scale = float(np.max(np.abs(a)))
+    agree = int(np.sum(a.argmax(-1) == b.argmax(-1)))
+    summary = {"max_abs_diff": diff, "max_abs_logit": scale,
+               "relative_diff": diff / scale if scale > 0 else (float("inf") if diff else 0.0),
+               "top1_agree": f"{agree}/{a.shape[0]}", "tolerance": tolerance}
+    return summary, diff <= tolerance * scale and agree == a.shape[0]
