@@ -14,8 +14,7 @@ from .localize import first_divergence
 from .report import record, save_failure
 from .strategies import ModelConfig
 from .tolerance import Comparison, compare_to_reference
-from .twins import (ProjectedOutput, build, draw_input, ms_forward,
-                    ms_grads, torch_forward, torch_grads)
+from .twins import build, draw_input, ms_forward, ms_grads, torch_forward, torch_grads
 
 
 def _fail(check: str, config, failures: Dict[str, Comparison], where: str = "",
@@ -152,13 +151,9 @@ def check_checkpoint_roundtrip(config: ModelConfig, workdir: str) -> Comparison:
 OPTIMIZERS = {
     "sgd": dict(name="sgd", momentum=0.9, nesterov=False, weight_decay=1e-4, no_decay_1d=False,
                 no_decay_keywords=[], betas=[0.9, 0.999], eps=1e-8),
-    # eps 1e-3, not the recipe's 1e-8: Adam's first steps move each weight by about
-    # lr * g / (|g| + eps), so a gradient that is zero up to float32 roundoff (~1e-9 here) would
-    # get a step of random sign in each framework. 1e-3 keeps the compared update well
-    # conditioned and still tests bias correction, decoupled decay and where eps enters.
     "adamw": dict(name="adamw", momentum=0.9, nesterov=False, weight_decay=0.05,
                   no_decay_1d=True, no_decay_keywords=["relative_position_bias_table"],
-                  betas=[0.9, 0.999], eps=1e-3),
+                  betas=[0.9, 0.999], eps=1e-8),
 }
 
 
@@ -174,10 +169,10 @@ def _torch_optimizer(model: torch.nn.Module, opt: dict, lr: float, ms_decay: Dic
 
 
 def check_optimizer_steps(config, optimizer: str, steps: int = 2, lr: float = 0.05):
-    """Two steps of the training script's optimiser (ms_acmix.train.optim) against torch.optim,
-    on the gradients of sum(out * cotangent): same new parameters."""
-    import mindspore as ms
-
+    """``steps`` steps of the training script's optimiser (ms_acmix.train.optim, with its
+    weight-decay groups over the model's parameters) against torch.optim, fed the same
+    gradients: the update rule alone. (Gradients have their own check; feeding each framework
+    its own would let Adam's elementwise normalisation amplify gradient roundoff.)"""
     from ms_acmix.train.optim import build_optimizer, param_groups
 
     opt = OPTIMIZERS[optimizer]
@@ -187,27 +182,30 @@ def check_optimizer_steps(config, optimizer: str, steps: int = 2, lr: float = 0.
         out_shape = t_model(torch.from_numpy(x)).shape
     cotangent = np.random.default_rng(config.seed + 2).standard_normal(out_shape).astype(
         np.float32)
+    grads = torch_grads(t_model, x, cotangent)  # float32, fed to every optimiser
     ms_decay = {ms_to_torch(p.name): float(g["weight_decay"])
                 for g in param_groups(m_model, opt) for p in g["params"]}
     m_opt = build_optimizer(m_model, opt, np.full(steps, lr, np.float32))
-    grad_fn = ms.grad(ProjectedOutput(m_model, Tensor(cotangent)), grad_position=None,
-                      weights=m_opt.parameters)
+    m_grads = tuple(Tensor(grads[ms_to_torch(p.name)].astype(np.float32))
+                    for p in m_opt.parameters)
     for _ in range(steps):
-        m_opt(grad_fn(Tensor(x)))
+        m_opt(m_grads)
     refs = {}
     for dtype in (torch.float64, torch.float32):
         model = copy.deepcopy(t_model).to(dtype)
         t_opt = _torch_optimizer(model, opt, lr, ms_decay)
         for _ in range(steps):
-            t_opt.zero_grad()
-            (model(torch.from_numpy(x).to(dtype)) * torch.from_numpy(cotangent).to(dtype)) \
-                .sum().backward()
+            for name, p in model.named_parameters():
+                p.grad = torch.from_numpy(grads[name]).to(dtype)
             t_opt.step()
         refs[dtype] = {n: p.detach().double().numpy() for n, p in model.named_parameters()}
+    before = {n: p.detach().double().numpy() for n, p in t_model.named_parameters()}
     actual = {ms_to_torch(p.name): p.asnumpy().astype(np.float64) for p in m_opt.parameters}
-    context = max(float(np.abs(v).max()) for v in refs[torch.float64].values())
-    results = {n: compare_to_reference(actual[n], refs[torch.float64][n], refs[torch.float32][n],
-                                       "float32", "grad", context) for n in refs[torch.float64]}
+    # Compare the updates, not the parameters: the question is whether the step was taken right,
+    # and its scale is lr-sized, not the parameter's.
+    results = {n: compare_to_reference(actual[n] - before[n], refs[torch.float64][n] - before[n],
+                                       refs[torch.float32][n] - before[n], "float32", "grad")
+               for n in refs[torch.float64]}
     check = f"{optimizer} steps"
     record(check, config, max(results.values(), key=lambda r: r.max_abs / r.bound))
     failures = {n: r for n, r in results.items() if not r.ok}

@@ -1,0 +1,32 @@
+"""Model construction from a config (``model.name`` + ``model.kwargs``)."""
+from typing import Any, Dict
+
+from mindspore import nn
+
+import ms_acmix
+
+
+def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
+    """Keyword arguments of create_model: the config's, plus classes, channels and (Swin) size."""
+    kwargs = dict(cfg["model"]["kwargs"])
+    kwargs["num_classes"] = num_classes
+    kwargs.setdefault("in_chans", cfg["data"]["in_chans"])
+    if "swin" in cfg["model"]["name"]:
+        kwargs.setdefault("img_size", cfg["data"]["img_size"])
+    return kwargs
+
+
+def check_model_name(name: str) -> None:
+    if name not in ms_acmix.list_models():
+        raise ValueError(f"model.name={name!r} is not a model; choose one of "
+                         f"{', '.join(ms_acmix.list_models())}")
+
+
+def build_model(cfg: Dict[str, Any], num_classes: int) -> nn.Cell:
+    """``ms_acmix.create_model`` for this config; bad kwargs fail with the model's message."""
+    check_model_name(cfg["model"]["name"])
+    try:
+        return ms_acmix.create_model(cfg["model"]["name"], **model_kwargs(cfg, num_classes))
+    except TypeError as err:
+        raise ValueError(f"model.kwargs={cfg['model']['kwargs']!r} do not fit "
+                         f"{cfg['model']['name']}: {err}") from err

@@ -1,0 +1,105 @@
+"""Training configs: every shipped YAML loads; typos, bad types and bad values are errors."""
+import glob
+import os
+
+import pytest
+
+from ms_acmix.train import config as cfgmod
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml")))
+
+
+def test_every_model_has_a_config():
+    names = {os.path.basename(p)[:-5] for p in CONFIGS}
+    assert {"acmix_resnet26", "acmix_resnet38", "acmix_resnet50", "acmix_swin_tiny",
+            "acmix_swin_small", "acmix_digits"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_shipped_config_loads(path):
+    cfg = cfgmod.build(path)
+    assert cfg["model"]["name"].startswith("acmix_")
+    assert set(cfg) == set(cfgmod.DEFAULTS)
+
+
+def test_swin_recipe_values():
+    cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_swin_tiny.yaml"))
+    o, a = cfg["optimizer"], cfg["aug"]
+    assert (o["name"], o["lr"], o["lr_scale_batch"], o["weight_decay"]) == ("adamw", 5e-4, 512, 0.05)
+    assert (o["warmup_epochs"], o["warmup_lr"], o["min_lr"], o["clip_grad"]) == (20, 5e-7, 5e-6, 5.0)
+    assert o["no_decay_1d"] and o["no_decay_keywords"] == ["relative_position_bias_table"]
+    assert (a["mixup"], a["cutmix"], a["label_smoothing"], a["reprob"]) == (0.8, 1.0, 0.1, 0.25)
+    assert a["rand_augment"] == "rand-m9-mstd0.5-inc1"
+    assert cfg["train"]["epochs"] == 300 and cfg["data"]["interpolation"] == "bicubic"
+    assert cfg["model"]["kwargs"]["drop_path_rate"] == 0.2
+
+
+def test_resnet_recipe_values():
+    cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_resnet50.yaml"))
+    o = cfg["optimizer"]
+    assert (o["name"], o["lr"], o["momentum"], o["weight_decay"]) == ("sgd", 0.1, 0.9, 1e-4)
+    assert (o["warmup_epochs"], o["warmup_lr"], o["warmup_prefix"]) == (5, 0.025, True)
+    assert not o["no_decay_1d"] and o["clip_grad"] is None
+    assert cfg["aug"]["smoothing_mode"] == "others" and cfg["aug"]["mixup"] == 0.0
+    assert cfg["train"]["epochs"] == 90
+
+
+def test_unknown_key_in_file_names_it(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(cfgmod.ConfigError, match=r"unknown key train\.epoch.*'epochs'"):
+        cfgmod.build(str(path))
+
+
+def test_unknown_section_is_an_error(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("trian:\n  epochs: 3\n")
+    with pytest.raises(cfgmod.ConfigError, match="unknown section 'trian'.*'train'"):
+        cfgmod.build(str(path))
+
+
+def test_bad_type_and_choice():
+    with pytest.raises(cfgmod.ConfigError, match="train.epochs='ten' must be of type int"):
+        cfgmod.build(None, [cfgmod.parse_override("train.epochs=ten")])
+    with pytest.raises(cfgmod.ConfigError, match="optimizer.name='adam' must be one of"):
+        cfgmod.build(None, [cfgmod.parse_override("optimizer.name=adam")])
+    with pytest.raises(cfgmod.ConfigError, match="must be of type int"):
+        cfgmod.build(None, [{"train": {"epochs": True}}])
+
+
+def test_bad_values():
+    with pytest.raises(cfgmod.ConfigError, match="train.batch_size=0 must be > 0"):
+        cfgmod.build(None, [{"train": {"batch_size": 0}}])
+    with pytest.raises(cfgmod.ConfigError, match="data.mean and data.std need 1 values"):
+        cfgmod.build(None, [{"data": {"in_chans": 1}}])
+    with pytest.raises(cfgmod.ConfigError, match="aug.label_smoothing"):
+        cfgmod.build(None, [{"aug": {"label_smoothing": 1.0}}])
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(cfgmod.ConfigError, match="does not exist"):
+        cfgmod.build(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(cfgmod.ConfigError, match="not valid YAML"):
+        cfgmod.build(str(bad))
+
+
+def test_command_line_overrides_file_in_order():
+    path = os.path.join(REPO, "configs", "acmix_digits.yaml")
+    file_epochs = cfgmod.build(path)["train"]["epochs"]
+    cfg = cfgmod.build(path, [{"train": {"epochs": file_epochs + 1}},
+                              cfgmod.parse_override("train.epochs=2"),
+                              cfgmod.parse_override("optimizer.lr=1e-3"),
+                              cfgmod.parse_override("model.kwargs={head: 2}")])
+    assert cfg["train"]["epochs"] == 2
+    assert cfg["optimizer"]["lr"] == pytest.approx(1e-3)
+    assert cfg["model"]["kwargs"] == {"head": 2}
+    assert cfg["optimizer"]["name"] == cfgmod.build(path)["optimizer"]["name"]
+
+
+@pytest.mark.parametrize("item", ["epochs=3", "train=3", ".x=1", "train.=1"])
+def test_malformed_override(item):
+    with pytest.raises(cfgmod.ConfigError, match="expected section.key=value"):
+        cfgmod.parse_override(item)
