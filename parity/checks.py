@@ -14,7 +14,8 @@ from .localize import first_divergence
 from .report import record, save_failure
 from .strategies import ModelConfig
 from .tolerance import Comparison, compare_to_reference
-from .twins import build, draw_input, ms_forward, ms_grads, torch_forward, torch_grads
+from .twins import (build, draw_cotangent, draw_input, ms_forward, ms_grads, torch_forward,
+                    torch_grads)
 
 
 def _fail(check: str, config, failures: Dict[str, Comparison], where: str = "",
@@ -54,10 +55,7 @@ def check_gradients(config, graph: bool = False) -> Dict[str, Comparison]:
     check = "gradients GRAPH" if graph else "gradients"
     t_model, m_model = build(config)
     x = draw_input(config)
-    with torch.no_grad():
-        out_shape = t_model(torch.from_numpy(x)).shape
-    cotangent = np.random.default_rng(config.seed + 1).standard_normal(out_shape).astype(
-        np.float32)
+    cotangent = draw_cotangent(t_model, x, config.seed + 1)
     ref64 = torch_grads(t_model, x, cotangent, torch.float64)
     ref32 = torch_grads(t_model, x, cotangent)
     actual = ms_grads(m_model, x, cotangent, graph)
@@ -178,10 +176,7 @@ def check_optimizer_steps(config, optimizer: str, steps: int = 2, lr: float = 0.
     opt = OPTIMIZERS[optimizer]
     t_model, m_model = build(config)
     x = draw_input(config)
-    with torch.no_grad():
-        out_shape = t_model(torch.from_numpy(x)).shape
-    cotangent = np.random.default_rng(config.seed + 2).standard_normal(out_shape).astype(
-        np.float32)
+    cotangent = draw_cotangent(t_model, x, config.seed + 2)
     grads = torch_grads(t_model, x, cotangent)  # float32, fed to every optimiser
     ms_decay = {ms_to_torch(p.name): float(g["weight_decay"])
                 for g in param_groups(m_model, opt) for p in g["params"]}

@@ -4,7 +4,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from mindspore import Tensor, nn, ops
+from mindspore import nn, ops
 
 import ckpt_convert.plan
 import ms_acmix

@@ -46,6 +46,13 @@ def draw_input(config, shape=None) -> np.ndarray:
         np.float32)
 
 
+def draw_cotangent(t_model: torch.nn.Module, x: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded random projection of the output: gradients of sum(out * cotangent)."""
+    with torch.no_grad():
+        shape = t_model(torch.from_numpy(x)).shape
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
 def torch_forward(model: torch.nn.Module, x: np.ndarray, dtype=torch.float32) -> np.ndarray:
     model = model.to(dtype)
     with torch.no_grad():

@@ -2,7 +2,8 @@
 
     python scripts/smoke.py [--full] [--graph]
 
-By default narrow variants at official depths (seconds); --full builds the official sizes at 224x224 (minutes).
+By default narrow variants at official depths (seconds); --full builds the official sizes
+at 224x224 (minutes).
 Weights are drawn in PyTorch and copied to MindSpore, so the table's last column is the
 cross-framework gap of the logits.
 """
@@ -38,7 +39,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     print(f"{'model':18} {'params':>11} {'logits':>10} {'torch s':>8} {'ms s':>8}  parity")
     for name in torch_ref.list_models():
-        kwargs, shape = ({}, (1, 3, 224, 224)) if args.full else SMALL["acmix_swin" if "swin" in name else "acmix_resnet"]
+        family = "acmix_swin" if "swin" in name else "acmix_resnet"
+        kwargs, shape = ({}, (1, 3, 224, 224)) if args.full else SMALL[family]
         t_model = torch_ref.create_model(name, **kwargs).eval()
         draw_torch_weights_(t_model, seed=0)
         m_model = ms_acmix.create_model(name, **kwargs)

@@ -1,4 +1,4 @@
-"""Stochastic depth: same law in both frameworks (a sample is zeroed with p, else scaled 1/(1-p))."""
+"""Stochastic depth, same law in both frameworks: a sample is zeroed with p, else scaled 1/(1-p)."""
 import numpy as np
 import pytest
 import torch

@@ -59,7 +59,7 @@ class ACmix(nn.Module):
             self.dep_conv.weight.copy_(torch.from_numpy(shift_kernels(k_conv, out_planes)))
 
     def _unfold(self, t: torch.Tensor) -> torch.Tensor:
-        """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out) windows, reflection padded."""
+        """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out), reflection padded."""
         p = self.pad_att
         cols = F.unfold(F.pad(t, (p, p, p, p), mode="reflect"), self.k_att,
                         dilation=self.dilation, stride=self.stride)
@@ -94,7 +94,8 @@ class ACmix(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_acmix_input(x.shape[2], x.shape[3], self.k_att, self.dilation)
         q, k, v = self.conv1(x), self.conv2(x), self.conv3(x)
-        return self.rate1 * self.forward_attention(q, k, v) + self.rate2 * self.forward_conv(q, k, v)
+        out_att, out_conv = self.forward_attention(q, k, v), self.forward_conv(q, k, v)
+        return self.rate1 * out_att + self.rate2 * out_conv
 
     def extra_repr(self) -> str:
         return (f"{self.in_planes}, {self.out_planes}, k_att={self.k_att}, head={self.head}, "

@@ -67,7 +67,8 @@ class ACmixResNet(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.inplanes = base_planes
-        self.conv1 = nn.Conv2d(in_chans, base_planes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = nn.Conv2d(in_chans, base_planes, kernel_size=7, stride=2, padding=3,
+                               bias=False)
         self.bn1 = nn.BatchNorm2d(base_planes, eps=1e-5, momentum=0.1)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
