@@ -18,6 +18,11 @@ _NORM_MS_TO_TORCH = {
 # momentum is fixed, so the counter has no effect on the numbers).
 DROPPED_TORCH_LEAVES = ("num_batches_tracked",)
 
+# Leaves that name a norm parameter in one framework only (used to spot a file given to the
+# wrong conversion direction).
+MS_ONLY_LEAVES = tuple(_NORM_MS_TO_TORCH)
+TORCH_ONLY_LEAVES = ("running_mean", "running_var") + DROPPED_TORCH_LEAVES
+
 # Persistent buffers the models rebuild from their configuration; compared, never copied.
 REBUILT_BUFFER_LEAVES = ("relative_position_index", "attn_mask")
 

@@ -4,14 +4,10 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from acmix_common.name_map import ms_to_torch, torch_key_kind
+from acmix_common.name_map import MS_ONLY_LEAVES, TORCH_ONLY_LEAVES, ms_to_torch, torch_key_kind
 
 from .models import Target
 from .unwrap import SourceWeights
-
-MS_LEAVES, TORCH_LEAVES = ("gamma", "beta", "moving_mean", "moving_variance"), \
-    ("running_mean", "running_var", "num_batches_tracked")
-
 
 @dataclass
 class Row:
@@ -132,8 +128,8 @@ def _add_model_side(plan: Plan, target: Target) -> None:
 def naming_hint(source: SourceWeights, source_framework: str) -> str:
     """A hint when the source's names look like the other framework's."""
     leaves = {name.rpartition(".")[2] for name in source.arrays}
-    if source_framework == "torch" and leaves & set(MS_LEAVES):
+    if source_framework == "torch" and leaves & set(MS_ONLY_LEAVES):
         return "; SRC's names look like MindSpore's: did you mean ms2torch?"
-    if source_framework == "mindspore" and leaves & set(TORCH_LEAVES):
+    if source_framework == "mindspore" and leaves & set(TORCH_ONLY_LEAVES):
         return "; SRC's names look like PyTorch's: did you mean torch2ms?"
     return ""

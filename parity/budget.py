@@ -6,5 +6,5 @@ _SCALE = {"ci": 1, "dev": 4, "thorough": 25}
 
 def examples(ci_count: int) -> settings:
     """``@examples(n)``: n examples under the ci profile, more under dev and thorough."""
-    profile = settings._current_profile  # the name load_profile() set
+    profile = settings.get_current_profile_name()
     return settings(max_examples=ci_count * _SCALE.get(profile, 1))

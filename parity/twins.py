@@ -79,25 +79,16 @@ def torch_grads(model: torch.nn.Module, x: np.ndarray, cotangent: np.ndarray,
     return grads
 
 
-class ProjectedOutput(ms.nn.Cell):
-    """sum(model(x) * cotangent). A fresh Cell per call: PyNative caches the graph of a plain
-    Python loss function across calls, handing back stale gradients for a new model."""
-
-    def __init__(self, model: ms.nn.Cell, cotangent: Tensor):
-        super().__init__(auto_prefix=False)  # keep the model's parameter names
-        self.model = model
-        self.cotangent = cotangent
-
-    def construct(self, x):
-        return (self.model(x) * self.cotangent).sum()
-
-
 def ms_grads(model: ms.nn.Cell, x: np.ndarray, cotangent: np.ndarray,
              graph: bool = False) -> Dict[str, np.ndarray]:
     """The same gradients from MindSpore, keyed by the torch name of each parameter."""
     params = model.trainable_params()
-    grad_fn = ms.grad(ProjectedOutput(model, Tensor(cotangent)), grad_position=0,
-                      weights=params)
+    cot = Tensor(cotangent)
+
+    def loss(inp):
+        return (model(inp) * cot).sum()
+
+    grad_fn = ms.grad(loss, grad_position=0, weights=params)
     if graph:
         grad_fn = ms.jit(grad_fn)
     g_input, g_params = grad_fn(Tensor(x))
