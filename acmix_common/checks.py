@@ -37,6 +37,23 @@ def check_acmix_args(in_planes: int, out_planes: int, k_att: int, head: int, k_c
     return out_planes // head
 
 
+ATTN_IMPLS = ("fast", "unfold")
+
+
+def check_attn_impl(attn_impl: str) -> str:
+    """ACmix's attention formulation: "fast" (offset accumulation) or "unfold" (official)."""
+    if attn_impl not in ATTN_IMPLS:
+        raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got attn_impl={attn_impl!r}")
+    return attn_impl
+
+
+def check_mixer(mixer: str, choices) -> str:
+    """The token mixer of a model: its ACmix module or the plain backbone's layer."""
+    if mixer not in choices:
+        raise ValueError(f"mixer must be one of {tuple(choices)}, got mixer={mixer!r}")
+    return mixer
+
+
 def attention_pad(k_att: int, dilation: int) -> int:
     """Reflection pad of the attention window: the official (dilation*(k_att-1)+1)//2."""
     return (dilation * (k_att - 1) + 1) // 2

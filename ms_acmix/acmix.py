@@ -2,16 +2,20 @@
 
 Built only from ops that run on CPU, GPU and Ascend: ``ops.pad(mode='reflect')`` and
 ``ops.unfold`` (torch's F.unfold layout) for the attention windows, a grouped ``nn.Conv2d`` for
-the shift convolution.
+the shift convolution. With ``exportable_ops`` set (``exportable.use_exportable_ops``), the pad
+and the unfold are the exact gather and one-hot-convolution forms that export to ONNX.
 """
 import numpy as np
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 
-from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input, out_size,
-                                 shift_kernels)
+from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input,
+                                 check_attn_impl, out_size, shift_kernels)
 
+from . import exportable
 from .layers import conv2d
+from .local_attention import LocalAttention
+from .shift_conv import ShiftConv
 
 
 def position_grid(h: int, w: int, dtype) -> Tensor:
@@ -45,18 +49,23 @@ class ACmix(nn.Cell):
         k_conv: convolution kernel of the conv path (odd).
         stride: spatial stride of both paths; output size is ceil(size / stride).
         dilation: dilation of the attention window.
+        attn_impl: "fast" (tiled attention, ``LocalAttention``, and at stride 1 the conv path's
+            grouped conv as ``ShiftConv``; exportable as they are) or "unfold" (the official
+            formulation); the same numbers within float roundoff.
     """
 
     def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
-                 k_conv: int = 3, stride: int = 1, dilation: int = 1):
+                 k_conv: int = 3, stride: int = 1, dilation: int = 1, attn_impl: str = "fast"):
         super().__init__()
         self.head_dim = check_acmix_args(in_planes, out_planes, k_att, head, k_conv, stride,
                                          dilation)
+        self.attn_impl = check_attn_impl(attn_impl)
         self.in_planes, self.out_planes = in_planes, out_planes
         self.k_att, self.head, self.k_conv = k_att, head, k_conv
         self.stride, self.dilation = stride, dilation
         self.pad_att = attention_pad(k_att, dilation)
         self.scaling = float(self.head_dim) ** -0.5
+        self.exportable_ops = False
 
         self.rate1 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate1")
         self.rate2 = Parameter(Tensor(np.full((1,), 0.5, np.float32)), name="rate2")
@@ -68,16 +77,24 @@ class ACmix(nn.Cell):
         self.dep_conv = conv2d(k_conv * k_conv * self.head_dim, out_planes, k_conv, stride=stride,
                                padding=k_conv // 2, group=self.head_dim, has_bias=False,
                                weight_init=Tensor(shift_kernels(k_conv, out_planes)))
+        self.local_attention = LocalAttention(k_att, dilation, stride)
+        self.shift_conv = ShiftConv(self.head_dim)
 
     def _unfold(self, t: Tensor) -> Tensor:
         """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out), reflection padded."""
         p = self.pad_att
-        cols = ops.unfold(ops.pad(t, (p, p, p, p), mode="reflect"), self.k_att,
-                          dilation=self.dilation, padding=0, stride=self.stride)
+        if self.exportable_ops:
+            cols = exportable.unfold(exportable.reflect_pad(t, p), self.k_att, self.dilation,
+                                     self.stride)
+        else:
+            cols = ops.unfold(ops.pad(t, (p, p, p, p), mode="reflect"), self.k_att,
+                              dilation=self.dilation, padding=0, stride=self.stride)
         h_out, w_out = out_size(t.shape[2], self.stride), out_size(t.shape[3], self.stride)
         return cols.reshape(t.shape[0], self.head_dim, self.k_att * self.k_att, h_out, w_out)
 
     def forward_attention(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        if self.attn_impl == "fast":
+            return self.forward_attention_fast(q, k, v)
         b, _, h, w = q.shape
         s = self.stride
         pe = self.conv_p(position_grid(h, w, q.dtype))
@@ -92,10 +109,29 @@ class ACmix(nn.Cell):
         unfold_pe = self._unfold(pe)
         att = (q_att.expand_dims(2) * (unfold_k + q_pe.expand_dims(2) - unfold_pe)).sum(1)
         if self.k_att > 1:
-            att = ops.softmax(att, axis=1)
-        else:  # one position: softmax is 1. MindSpore 2.10's CPU SoftmaxGrad over a length-1
-            att = ops.ones_like(att)  # axis corrupts the gradients of later softmaxes.
-        out = (att.expand_dims(1) * self._unfold(v_att)).sum(2)
+            out = (ops.softmax(att, axis=1).expand_dims(1) * self._unfold(v_att)).sum(2)
+        else:  # one position, weight 1. Not a softmax: MindSpore 2.10's CPU SoftmaxGrad over a
+            out = self._unfold(v_att).sum(2)  # length-1 axis corrupts later softmax gradients.
+        return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
+
+    def forward_attention_fast(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        b, _, h, w = q.shape
+        pe = self.conv_p(position_grid(h, w, q.dtype))
+        q_att = q.reshape(b * self.head, self.head_dim, h, w) * self.scaling
+        q_pe = pe
+        if self.stride > 1:
+            q_att = subsample(q_att, self.stride)
+            q_pe = subsample(pe, self.stride)
+        k_att = k.reshape(b * self.head, self.head_dim, h, w)
+        v_att = v.reshape(b * self.head, self.head_dim, h, w)
+        kp = exportable.reflect_pad(k_att - pe, self.pad_att)
+        vp = exportable.reflect_pad(v_att, self.pad_att)
+        # The window-constant logit q . pe_centre rides along as one more channel against ones:
+        # softmax cancels it, but its gradient cancels the roundoff of the pe gradient as in
+        # the reference.
+        centre = (q_att * q_pe).sum(1, keepdims=True)
+        ones = kp[:, :1] * 0.0 + 1.0  # no batch-sized constant in an exported graph
+        out = self.local_attention(ops.cat((q_att, centre), 1), ops.cat((kp, ones), 1), vp)[0]
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -103,6 +139,8 @@ class ACmix(nn.Cell):
         shape = (b, self.head, self.head_dim, h * w)
         f_all = self.fc(ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1))
         f_conv = ops.transpose(f_all, (0, 2, 1, 3)).reshape(b, -1, h, w)
+        if self.attn_impl == "fast" and self.stride == 1 and self.k_conv > 1:
+            return self.shift_conv(f_conv, self.dep_conv.weight)[0]
         return self.dep_conv(f_conv)
 
     def construct(self, x: Tensor) -> Tensor:

@@ -10,6 +10,8 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 from mindspore.common.initializer import Initializer, Uniform
 
+from .exportable import GELU, MaxPool2d
+
 Init = Union[str, Initializer, ms.Tensor]
 
 
@@ -53,14 +55,14 @@ def layer_norm(dim: int, *, eps: float = 1e-5) -> nn.LayerNorm:
                         beta_init="zeros", epsilon=eps)
 
 
-def gelu_exact() -> nn.GELU:
+def gelu_exact() -> nn.Cell:
     """torch.nn.GELU() (erf form); MindSpore's default is the tanh approximation."""
-    return nn.GELU(approximate=False)
+    return GELU()
 
 
-def max_pool2d(kernel_size: int, stride: int, padding: int) -> nn.MaxPool2d:
+def max_pool2d(kernel_size: int, stride: int, padding: int) -> MaxPool2d:
     """torch.nn.MaxPool2d(kernel_size, stride, padding) (pads with -inf)."""
-    return nn.MaxPool2d(kernel_size=kernel_size, stride=stride, pad_mode="pad", padding=padding)
+    return MaxPool2d(kernel_size, stride, padding)
 
 
 class DropPath(nn.Cell):

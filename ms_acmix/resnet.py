@@ -5,7 +5,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common.initializer import HeNormal, initializer
 
-from acmix_common.checks import shift_kernels
+from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
 from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
 
 from .acmix import ACmix
@@ -17,15 +17,23 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return conv2d(in_planes, out_planes, 1, stride=stride, has_bias=False)
 
 
+MIXERS = ("acmix", "conv")
+
+
 class Bottleneck(nn.Cell):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, k_att: int, head: int, k_conv: int,
-                 stride: int = 1, downsample: nn.Cell = None, drop_path: float = 0.0):
+                 stride: int = 1, downsample: nn.Cell = None, drop_path: float = 0.0,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = batch_norm2d(planes)
-        self.conv2 = ACmix(planes, planes, k_att, head, k_conv, stride=stride)
+        if mixer == "conv":  # torchvision's ResNet-50 3x3 conv
+            self.conv2 = conv2d(planes, planes, 3, stride=stride, padding=1, has_bias=False)
+        else:
+            self.conv2 = ACmix(planes, planes, k_att, head, k_conv, stride=stride,
+                               attn_impl=attn_impl)
         self.bn2 = batch_norm2d(planes)
         self.conv3 = conv1x1(planes, planes * self.expansion)
         self.bn3 = batch_norm2d(planes * self.expansion)
@@ -56,12 +64,17 @@ class ACmixResNet(nn.Cell):
             official kaiming loop overwrite it.
         drop_path_rate: stochastic depth on the residual branches, rising linearly over the
             blocks to this value (0, the official setting, adds nothing).
+        attn_impl: ACmix's attention formulation, "fast" or "unfold" (official).
+        mixer: "acmix", or "conv" for the plain ResNet (a 3x3 conv in each bottleneck).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
-                 keep_shift_init: bool = False, drop_path_rate: float = 0.0):
+                 keep_shift_init: bool = False, drop_path_rate: float = 0.0,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
+        self.block_options = {"attn_impl": check_attn_impl(attn_impl),
+                              "mixer": check_mixer(mixer, MIXERS)}
         self.num_classes = num_classes
         self.inplanes = base_planes
         self.conv1 = conv2d(in_chans, base_planes, 7, stride=2, padding=3, has_bias=False)
@@ -99,10 +112,11 @@ class ACmixResNet(nn.Cell):
                 conv1x1(self.inplanes, planes * Bottleneck.expansion, stride),
                 batch_norm2d(planes * Bottleneck.expansion),
             ])
-        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0])]
+        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0],
+                             **self.block_options)]
         self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i])
-                   for i in range(1, blocks)]
+        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i],
+                              **self.block_options) for i in range(1, blocks)]
         return nn.SequentialCell(layers)
 
     def forward_features(self, x: Tensor) -> Tensor:

@@ -10,7 +10,8 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
-from acmix_common.checks import check_swin_args, shift_kernels, to_2tuple
+from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
+                                 to_2tuple)
 from acmix_common.variants import SWIN_CONFIGS
 
 from .layers import DropPath, conv2d, dense, gelu_exact, layer_norm
@@ -86,10 +87,13 @@ class WindowAttentionACmix(nn.Cell):
         num_heads: attention heads.
         qkv_bias: bias of the qkv projection.
         attn_drop, proj_drop: dropout rates.
+        conv_path: mix in ACmix's shift-conv path (off: plain Swin window attention).
+        attn_impl: validated and kept; one formulation here (see ``ACmixSwin``).
     """
 
     def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0):
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, conv_path: bool = True,
+                 attn_impl: str = "fast"):
         super().__init__()
         self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
         self.head_dim = dim // num_heads
@@ -103,6 +107,9 @@ class WindowAttentionACmix(nn.Cell):
         self.attn_drop = nn.Dropout(p=attn_drop)
         self.proj = trunc_dense(dim, dim)
         self.proj_drop = nn.Dropout(p=proj_drop)
+        self.conv_path, self.attn_impl = conv_path, attn_impl
+        if not conv_path:
+            return
         self.fc = conv2d(3 * num_heads, 9, 1, has_bias=True)
         self.dep_conv = conv2d(9 * self.head_dim, dim, 3, padding=1, group=self.head_dim,
                                has_bias=False, weight_init=Tensor(shift_kernels(3, dim)))
@@ -142,6 +149,8 @@ class WindowAttentionACmix(nn.Cell):
 
     def construct(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         qkv = self.qkv(x)
+        if not self.conv_path:
+            return self.proj_drop(self.forward_attention(qkv, mask))
         out = self.rate1 * self.forward_attention(qkv, mask) + self.rate2 * self.forward_conv(qkv)
         return self.proj_drop(out)
 
@@ -149,14 +158,16 @@ class WindowAttentionACmix(nn.Cell):
 class SwinBlockACmix(nn.Cell):
     def __init__(self, dim: int, input_resolution, num_heads: int, window_size: int = 7,
                  shift_size: int = 0, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0):
+                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0,
+                 mixer: str = "acmix", attn_impl: str = "fast"):
         super().__init__()
         self.dim, self.input_resolution = dim, tuple(input_resolution)
         if min(self.input_resolution) <= window_size:
             shift_size, window_size = 0, min(self.input_resolution)
         self.window_size, self.shift_size = window_size, shift_size
         self.norm1 = layer_norm(dim)
-        self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop)
+        self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop,
+                                         conv_path=mixer == "acmix", attn_impl=attn_impl)
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = layer_norm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
@@ -201,12 +212,13 @@ class PatchMerging(nn.Cell):
 class BasicLayer(nn.Cell):
     def __init__(self, dim: int, input_resolution, depth: int, num_heads: int, window_size: int,
                  mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
-                 drop_path: Sequence[float], downsample: bool):
+                 drop_path: Sequence[float], downsample: bool, mixer: str = "acmix",
+                 attn_impl: str = "fast"):
         super().__init__()
         self.blocks = nn.CellList([
             SwinBlockACmix(dim, input_resolution, num_heads, window_size,
                            0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
-                           attn_drop, drop_path[i])
+                           attn_drop, drop_path[i], mixer, attn_impl)
             for i in range(depth)])
         self.downsample = PatchMerging(input_resolution, dim) if downsample else None
 
@@ -233,6 +245,9 @@ class PatchEmbed(nn.Cell):
         return self.norm(ops.transpose(x.reshape(b, c, -1), (0, 2, 1)))
 
 
+MIXERS = ("acmix", "attention")
+
+
 class ACmixSwin(nn.Cell):
     """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
 
@@ -249,14 +264,22 @@ class ACmixSwin(nn.Cell):
         qkv_bias: bias of the qkv projections.
         drop_rate, attn_drop_rate: dropout rates.
         drop_path_rate: stochastic depth, rising linearly to this value.
+        attn_impl: validated and kept for a uniform registry; both values run the same code.
+            The window attention is dense matmuls (nothing unfolded); ``ShiftConv`` for the
+            conv path's grouped conv is faster here too but moves the roundoff past the parity
+            bound on 2-channel LayerNorm configs (docs/benchmarks.md), so it is not used.
+        mixer: "acmix", or "attention" for the plain Swin (window attention, no conv path).
     """
 
     def __init__(self, img_size=224, patch_size: int = 4, in_chans: int = 3,
                  num_classes: int = 1000, embed_dim: int = 96,
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1):
+                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
+        self.attn_impl = check_attn_impl(attn_impl)
+        self.mixer = check_mixer(mixer, MIXERS)
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         self.num_classes = num_classes
         self.num_layers = len(depths)
@@ -270,7 +293,8 @@ class ACmixSwin(nn.Cell):
             layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                dpr[start:start + depth], downsample=i < self.num_layers - 1))
+                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer,
+                attn_impl=attn_impl))
         self.layers = nn.CellList(layers)
         self.norm = layer_norm(self.num_features)
         self.head = trunc_dense(self.num_features, num_classes) if num_classes > 0 \

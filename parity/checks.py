@@ -9,6 +9,7 @@ import torch
 from mindspore import Tensor
 
 from acmix_common.name_map import ms_to_torch
+from ms_acmix.exportable import use_exportable_ops
 
 from .localize import first_divergence
 from .report import record, save_failure
@@ -37,9 +38,13 @@ def _where(t_model, m_model, x) -> str:
     return f"{name} output {shape}: {result}"
 
 
-def check_forward(config, graph: bool = False) -> Comparison:
+def check_forward(config, graph: bool = False, exportable_ops: bool = False) -> Comparison:
+    """``exportable_ops``: MindSpore runs the ONNX-exportable formulations (ms_acmix.exportable)."""
     check = "forward GRAPH" if graph else "forward"
+    if exportable_ops:
+        check += " exportable ops"
     t_model, m_model = build(config)
+    use_exportable_ops(m_model, exportable_ops)
     x = draw_input(config)
     result = compare_to_reference(ms_forward(m_model, x, graph),
                                   torch_forward(t_model, x, torch.float64),
@@ -206,4 +211,21 @@ def check_optimizer_steps(config, optimizer: str, steps: int = 2, lr: float = 0.
     failures = {n: r for n, r in results.items() if not r.ok}
     if failures:
         _fail(check, config, failures, x=x, cotangent=cotangent)
+    return results
+
+
+def check_onnx(config) -> Dict[str, Comparison]:
+    """Four witnesses against PyTorch float64: MindSpore, and both frameworks' ONNX exports run in
+    onnxruntime, each bounded by PyTorch float32's own error."""
+    from .onnx_twins import onnx_outputs
+    t_model, m_model = build(config)
+    x = draw_input(config)
+    ref64 = torch_forward(t_model, x, torch.float64)
+    ref32 = torch_forward(t_model, x)
+    witnesses = {"MindSpore": ms_forward(m_model, x), **onnx_outputs(t_model, m_model, x)}
+    results = {name: compare_to_reference(out, ref64, ref32) for name, out in witnesses.items()}
+    record("onnx", config, max(results.values(), key=lambda r: r.max_abs / max(r.bound, 1e-300)))
+    failures = {name: r for name, r in results.items() if not r.ok}
+    if failures:
+        _fail("onnx", config, failures, x=x)
     return results

@@ -5,9 +5,11 @@ from typing import Tuple
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from acmix_common.checks import attention_pad, check_swin_args
+from acmix_common.checks import ATTN_IMPLS, attention_pad, check_swin_args
 
 seeds = st.integers(min_value=0, max_value=2 ** 31 - 1)
+# ACmix's attention formulation, drawn for each framework independently.
+attn_impls = st.sampled_from(ATTN_IMPLS)
 # A small input scale puts normalisation layers where their epsilon matters.
 input_scales = st.sampled_from([1.0, 0.03])
 
@@ -26,6 +28,8 @@ class AcmixConfig:
     width: int
     seed: int
     input_scale: float = 1.0
+    torch_attn_impl: str = "unfold"
+    ms_attn_impl: str = "fast"
 
     @property
     def kwargs(self) -> dict:
@@ -62,6 +66,8 @@ class ModelConfig:
     input_shape: Tuple[int, ...]
     seed: int
     input_scale: float = 1.0
+    torch_attn_impl: str = "unfold"
+    ms_attn_impl: str = "fast"
 
 
 def describe(config) -> dict:
@@ -80,7 +86,8 @@ def acmix_configs(draw, max_side: int = 10) -> AcmixConfig:
         k_conv=draw(st.sampled_from([1, 3, 5])), stride=draw(st.integers(1, 3)),
         dilation=dilation, height=draw(st.integers(pad + 1, pad + max_side)),
         width=draw(st.integers(pad + 1, pad + max_side)), seed=draw(seeds),
-        input_scale=draw(input_scales))
+        input_scale=draw(input_scales), torch_attn_impl=draw(attn_impls),
+        ms_attn_impl=draw(attn_impls))
 
 
 @st.composite
@@ -134,7 +141,7 @@ def _resnet(draw, name: str) -> ModelConfig:
     kwargs = dict(base_planes=draw(st.sampled_from([4, 8])), num_classes=draw(st.integers(2, 5)),
                   layers=layers, k_att=k_att, head=head, k_conv=draw(st.sampled_from([1, 3])))
     return ModelConfig(name, kwargs, (draw(st.integers(1, 2)), 3, size, size), draw(seeds),
-                       draw(input_scales))
+                       draw(input_scales), draw(attn_impls), draw(attn_impls))
 
 
 def _swin(draw, name: str) -> ModelConfig:
@@ -154,7 +161,7 @@ def _swin(draw, name: str) -> ModelConfig:
         assume(False)
     size = kwargs["img_size"]
     return ModelConfig(name, kwargs, (draw(st.integers(1, 2)), 3, size, size), draw(seeds),
-                       draw(input_scales))
+                       draw(input_scales), draw(attn_impls), draw(attn_impls))
 
 
 @st.composite

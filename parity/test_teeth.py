@@ -1,5 +1,6 @@
 """The harness has teeth: each classic porting bug, injected into the MindSpore side (or the
 converter), is caught by the normal checks the property tests run."""
+import dataclasses
 import tempfile
 
 import numpy as np
@@ -9,11 +10,15 @@ from mindspore import nn, ops
 import ckpt_convert.plan
 import ms_acmix
 import ms_acmix.acmix
+import ms_acmix.local_attention
+import ms_acmix.shift_conv
 import ms_acmix.resnet
 import ms_acmix.swin
 from parity.checks import (check_checkpoint_roundtrip, check_forward, check_gradients,
                            check_train_forward)
 from parity.fixed_configs import ACMIX, RESNET, SWIN, SWIN_BLOCKS
+
+ACMIX_UNFOLD = [dataclasses.replace(c, ms_attn_impl="unfold") for c in ACMIX]
 
 def _caught(check, configs):
     for config in configs:
@@ -63,7 +68,43 @@ def test_zero_padding_instead_of_reflection(monkeypatch):
         return cols.reshape(t.shape[0], self.head_dim, self.k_att ** 2, h_out, w_out)
 
     monkeypatch.setattr(ms_acmix.ACmix, "_unfold", unfold_zero_padded)
+    _caught(check_forward, ACMIX_UNFOLD)
+
+
+def test_fast_attention_window_off_by_one(monkeypatch):
+    original = ms_acmix.local_attention.window_mask
+
+    def shifted_mask(tile, halo, k_att, dilation, stride):
+        mask = original(tile, halo, k_att, dilation, stride).asnumpy()
+        return ms_acmix.local_attention.Tensor(np.roll(mask, 1, axis=1))
+
+    monkeypatch.setattr(ms_acmix.local_attention, "window_mask", shifted_mask)
     _caught(check_forward, ACMIX)
+
+
+def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
+    def zero_pad(x, pad):
+        return ops.pad(x, (pad,) * 4, mode="constant", value=0.0)
+
+    monkeypatch.setattr(ms_acmix.acmix.exportable, "reflect_pad", zero_pad)
+    _caught(check_forward, ACMIX)
+
+
+def test_shift_conv_backward_taps_not_flipped(monkeypatch):
+    original = ms_acmix.shift_conv.tap_indices
+    monkeypatch.setattr(ms_acmix.shift_conv, "tap_indices",
+                        lambda h, w, k, flip: original(h, w, k, 0))
+    _caught(check_gradients, [ACMIX[0]])  # stride 1: the conv path runs through ShiftConv
+
+
+def test_fast_attention_softmax_backward_without_row_sum(monkeypatch):
+    def bprop_no_row_sum(self, q, kp, vp, out, dout):
+        zero_out_t = out[2] * 0.0  # the row sum sum_j a_j (do . v_j) = do . out drops out
+        return original(self, q, kp, vp, (out[0], out[1], zero_out_t), dout)
+
+    original = ms_acmix.local_attention.LocalAttention.bprop
+    monkeypatch.setattr(ms_acmix.local_attention.LocalAttention, "bprop", bprop_no_row_sum)
+    _caught(check_gradients, ACMIX)
 
 
 def test_conv_path_channel_order_swapped(monkeypatch):
@@ -91,7 +132,7 @@ def test_transposed_dense_weight_in_converter(monkeypatch):
 
 
 def test_the_same_checks_pass_without_a_bug():
-    for config in ACMIX + SWIN_BLOCKS + [SWIN]:
+    for config in ACMIX + ACMIX_UNFOLD + SWIN_BLOCKS + [SWIN]:
         check_forward(config)
     check_train_forward(RESNET)
     check_gradients(ACMIX[0])

@@ -19,15 +19,18 @@ from .weights import draw_torch_weights_, torch_to_ms
 def build(config) -> Tuple[torch.nn.Module, ms.nn.Cell]:
     """(torch float32 model, MindSpore model) in eval mode, weights drawn from config.seed."""
     if isinstance(config, AcmixConfig):
-        t_model, m_model = torch_ref.ACmix(**config.kwargs), ms_acmix.ACmix(**config.kwargs)
+        t_model = torch_ref.ACmix(**config.kwargs, attn_impl=config.torch_attn_impl)
+        m_model = ms_acmix.ACmix(**config.kwargs, attn_impl=config.ms_attn_impl)
     elif isinstance(config, SwinBlockConfig):
         res = (config.height, config.width)
         shift = config.window_size // 2 if config.shift else 0
         args = (config.dim, res, config.num_heads, config.window_size, shift)
         t_model, m_model = TorchSwinBlock(*args), MsSwinBlock(*args)
     elif isinstance(config, ModelConfig):
-        t_model = torch_ref.create_model(config.name, **config.kwargs)
-        m_model = ms_acmix.create_model(config.name, **config.kwargs)
+        t_model = torch_ref.create_model(config.name, **config.kwargs,
+                                         attn_impl=config.torch_attn_impl)
+        m_model = ms_acmix.create_model(config.name, **config.kwargs,
+                                        attn_impl=config.ms_attn_impl)
     else:
         raise TypeError(f"no twins for {type(config).__name__}")
     draw_torch_weights_(t_model, config.seed)

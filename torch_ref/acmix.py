@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input, out_size,
-                                 shift_kernels)
+from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_input,
+                                 check_attn_impl, out_size, shift_kernels)
+
+from .local_attention import local_attention
 
 
 def position_grid(h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
@@ -30,13 +32,16 @@ class ACmix(nn.Module):
         k_conv: convolution kernel of the conv path (odd).
         stride: spatial stride of both paths; output size is ceil(size / stride).
         dilation: dilation of the attention window.
+        attn_impl: "fast" (offset accumulation, ``local_attention``) or "unfold" (the official
+            formulation); the same numbers within float roundoff.
     """
 
     def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
-                 k_conv: int = 3, stride: int = 1, dilation: int = 1):
+                 k_conv: int = 3, stride: int = 1, dilation: int = 1, attn_impl: str = "fast"):
         super().__init__()
         self.head_dim = check_acmix_args(in_planes, out_planes, k_att, head, k_conv, stride,
                                          dilation)
+        self.attn_impl = check_attn_impl(attn_impl)
         self.in_planes, self.out_planes = in_planes, out_planes
         self.k_att, self.head, self.k_conv = k_att, head, k_conv
         self.stride, self.dilation = stride, dilation
@@ -67,6 +72,8 @@ class ACmix(nn.Module):
         return cols.view(t.shape[0], self.head_dim, self.k_att * self.k_att, h_out, w_out)
 
     def forward_attention(self, q, k, v):
+        if self.attn_impl == "fast":
+            return self.forward_attention_fast(q, k, v)
         b, _, h, w = q.shape
         s = self.stride
         scaling = float(self.head_dim) ** -0.5
@@ -84,6 +91,24 @@ class ACmix(nn.Module):
         out = (att.unsqueeze(1) * self._unfold(v_att)).sum(2)
         return out.view(b, self.out_planes, out.shape[-2], out.shape[-1])
 
+    def forward_attention_fast(self, q, k, v):
+        b, _, h, w = q.shape
+        s, p = self.stride, self.pad_att
+        pe = self.conv_p(position_grid(h, w, q.dtype, q.device))
+        q_att = q.view(b * self.head, self.head_dim, h, w) * (float(self.head_dim) ** -0.5)
+        q_pe = pe
+        if s > 1:
+            q_att, q_pe = q_att[:, :, ::s, ::s], pe[:, :, ::s, ::s]
+        k_att = k.view(b * self.head, self.head_dim, h, w)
+        v_att = v.view(b * self.head, self.head_dim, h, w)
+        kp = F.pad(k_att - pe, (p, p, p, p), mode="reflect")
+        vp = F.pad(v_att, (p, p, p, p), mode="reflect")
+        # Softmax cancels the window-constant q . pe_centre, but its gradient cancels the
+        # roundoff of the pe gradient as in the reference.
+        centre = (q_att * q_pe).sum(1, keepdim=True)
+        out = local_attention(q_att, kp, vp, centre, self.k_att, self.dilation, s)
+        return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
+
     def forward_conv(self, q, k, v):
         b, _, h, w = q.shape
         qkv = [t.view(b, self.head, self.head_dim, h * w) for t in (q, k, v)]
@@ -99,4 +124,5 @@ class ACmix(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_planes}, {self.out_planes}, k_att={self.k_att}, head={self.head}, "
-                f"k_conv={self.k_conv}, stride={self.stride}, dilation={self.dilation}")
+                f"k_conv={self.k_conv}, stride={self.stride}, dilation={self.dilation}, "
+                f"attn_impl={self.attn_impl}")

@@ -11,7 +11,7 @@ from torch import nn
 
 from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
 
-from acmix_common.checks import shift_kernels
+from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
 
 from .acmix import ACmix
 from .layers import DropPath
@@ -22,15 +22,24 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
+MIXERS = ("acmix", "conv")
+
+
 class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, k_att: int, head: int, k_conv: int,
-                 stride: int = 1, downsample: nn.Module = None, drop_path: float = 0.0):
+                 stride: int = 1, downsample: nn.Module = None, drop_path: float = 0.0,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes, eps=1e-5, momentum=0.1)
-        self.conv2 = ACmix(planes, planes, k_att, head, k_conv, stride=stride)
+        if mixer == "conv":  # torchvision's ResNet-50 3x3 conv
+            self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1,
+                                   bias=False)
+        else:
+            self.conv2 = ACmix(planes, planes, k_att, head, k_conv, stride=stride,
+                               attn_impl=attn_impl)
         self.bn2 = nn.BatchNorm2d(planes, eps=1e-5, momentum=0.1)
         self.conv3 = conv1x1(planes, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion, eps=1e-5, momentum=0.1)
@@ -59,12 +68,17 @@ class ACmixResNet(nn.Module):
             official kaiming loop overwrite it.
         drop_path_rate: stochastic depth on the residual branches, rising linearly over the
             blocks to this value (0, the official setting, adds nothing).
+        attn_impl: ACmix's attention formulation, "fast" or "unfold" (official).
+        mixer: "acmix", or "conv" for the plain ResNet (a 3x3 conv in each bottleneck).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
-                 keep_shift_init: bool = False, drop_path_rate: float = 0.0):
+                 keep_shift_init: bool = False, drop_path_rate: float = 0.0,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
+        self.block_options = {"attn_impl": check_attn_impl(attn_impl),
+                              "mixer": check_mixer(mixer, MIXERS)}
         self.num_classes = num_classes
         self.inplanes = base_planes
         self.conv1 = nn.Conv2d(in_chans, base_planes, kernel_size=7, stride=2, padding=3,
@@ -103,10 +117,11 @@ class ACmixResNet(nn.Module):
                 conv1x1(self.inplanes, planes * Bottleneck.expansion, stride),
                 nn.BatchNorm2d(planes * Bottleneck.expansion, eps=1e-5, momentum=0.1),
             )
-        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0])]
+        layers = [Bottleneck(self.inplanes, planes, *acmix, stride, downsample, dpr[0],
+                             **self.block_options)]
         self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i])
-                   for i in range(1, blocks)]
+        layers += [Bottleneck(self.inplanes, planes, *acmix, drop_path=dpr[i],
+                              **self.block_options) for i in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from acmix_common.checks import check_swin_args, shift_kernels, to_2tuple
+from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
+                                 to_2tuple)
 from acmix_common.variants import SWIN_CONFIGS
 
 from .layers import DropPath
@@ -73,10 +74,11 @@ class WindowAttentionACmix(nn.Module):
         num_heads: attention heads.
         qkv_bias: bias of the qkv projection.
         attn_drop, proj_drop: dropout rates.
+        conv_path: mix in ACmix's shift-conv path (off: plain Swin window attention).
     """
 
     def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0):
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, conv_path: bool = True):
         super().__init__()
         self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
         head_dim = dim // num_heads
@@ -89,6 +91,9 @@ class WindowAttentionACmix(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.conv_path = conv_path
+        if not conv_path:
+            return
         self.fc = nn.Conv2d(3 * num_heads, 9, kernel_size=1, bias=True)
         # Built with a bias and then stripped of it, as the official init does (same RNG draws).
         self.dep_conv = nn.Conv2d(9 * head_dim, dim, kernel_size=3, padding=1, groups=head_dim,
@@ -126,6 +131,8 @@ class WindowAttentionACmix(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         qkv = self.qkv(x)
+        if not self.conv_path:
+            return self.proj_drop(self.forward_attention(qkv, mask))
         out = self.rate1 * self.forward_attention(qkv, mask) + self.rate2 * self.forward_conv(qkv)
         return self.proj_drop(out)
 
@@ -133,14 +140,16 @@ class WindowAttentionACmix(nn.Module):
 class SwinBlockACmix(nn.Module):
     def __init__(self, dim: int, input_resolution, num_heads: int, window_size: int = 7,
                  shift_size: int = 0, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0):
+                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0,
+                 mixer: str = "acmix"):
         super().__init__()
         self.dim, self.input_resolution = dim, tuple(input_resolution)
         if min(self.input_resolution) <= window_size:
             shift_size, window_size = 0, min(self.input_resolution)
         self.window_size, self.shift_size = window_size, shift_size
         self.norm1 = nn.LayerNorm(dim, eps=1e-5)
-        self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop)
+        self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop,
+                                         conv_path=mixer == "acmix")
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
@@ -183,12 +192,12 @@ class PatchMerging(nn.Module):
 class BasicLayer(nn.Module):
     def __init__(self, dim: int, input_resolution, depth: int, num_heads: int, window_size: int,
                  mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
-                 drop_path: Sequence[float], downsample: bool):
+                 drop_path: Sequence[float], downsample: bool, mixer: str = "acmix"):
         super().__init__()
         self.blocks = nn.ModuleList([
             SwinBlockACmix(dim, input_resolution, num_heads, window_size,
                            0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
-                           attn_drop, drop_path[i])
+                           attn_drop, drop_path[i], mixer)
             for i in range(depth)])
         self.downsample = PatchMerging(input_resolution, dim) if downsample else None
 
@@ -212,6 +221,9 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
+MIXERS = ("acmix", "attention")
+
+
 class ACmixSwin(nn.Module):
     """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
 
@@ -228,14 +240,21 @@ class ACmixSwin(nn.Module):
         qkv_bias: bias of the qkv projections.
         drop_rate, attn_drop_rate: dropout rates.
         drop_path_rate: stochastic depth, rising linearly to this value.
+        attn_impl: validated and kept for a uniform registry; both values run the same code.
+            The window attention is dense matmuls (nothing unfolded), the conv path a grouped
+            conv (docs/benchmarks.md).
+        mixer: "acmix", or "attention" for the plain Swin (window attention, no conv path).
     """
 
     def __init__(self, img_size=224, patch_size: int = 4, in_chans: int = 3,
                  num_classes: int = 1000, embed_dim: int = 96,
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1):
+                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
+                 attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
+        self.attn_impl = check_attn_impl(attn_impl)
+        self.mixer = check_mixer(mixer, MIXERS)
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         self.num_classes = num_classes
         self.num_layers = len(depths)
@@ -249,7 +268,7 @@ class ACmixSwin(nn.Module):
             self.layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                dpr[start:start + depth], downsample=i < self.num_layers - 1))
+                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer))
         self.norm = nn.LayerNorm(self.num_features, eps=1e-5)
         self.avgpool = nn.AdaptiveAvgPool1d(1)
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
