@@ -122,8 +122,8 @@ def test_attn_impl_and_mixer_are_validated(framework):
 
 @pytest.mark.slow
 def test_torch_fast_exports_to_onnx(tmp_path):
-    """torch.onnx.export (dynamo, dynamic batch, as model_export does) of the fast path; run by
-    onnxruntime at another batch against PyTorch."""
+    """torch.onnx.export (dynamo, dynamic batch, as model_export does) of a fast-path model
+    (traced as the official formulation); onnxruntime at another batch against PyTorch."""
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
     model = torch_ref.ACmix(4, 6, 3, 2, stride=2).eval()
