@@ -47,10 +47,14 @@ def check_attn_impl(attn_impl: str) -> str:
     return attn_impl
 
 
-def check_mixer(mixer: str, choices) -> str:
-    """The token mixer of a model: its ACmix module or the plain backbone's layer."""
-    if mixer not in choices:
-        raise ValueError(f"mixer must be one of {tuple(choices)}, got mixer={mixer!r}")
+# Each family's token mixer: its ACmix module, or the plain backbone's layer.
+MIXERS = {"resnet": ("acmix", "conv"), "swin": ("acmix", "attention")}
+
+
+def check_mixer(mixer: str, family: str) -> str:
+    """``mixer`` if it is one of ``family``'s (MIXERS)."""
+    if mixer not in MIXERS[family]:
+        raise ValueError(f"mixer must be one of {MIXERS[family]}, got mixer={mixer!r}")
     return mixer
 
 

@@ -16,7 +16,7 @@ def model_kwargs(name: str, kwargs: Dict[str, Any], img_size: Optional[int]) -> 
     return kwargs
 
 
-def input_chw(model, name: str, kwargs: Dict[str, Any], img_size: Optional[int]
+def input_chw(model, kwargs: Dict[str, Any], img_size: Optional[int]
               ) -> Tuple[int, int, int]:
     """(channels, height, width) of the exported input."""
     embed = getattr(model, "patch_embed", None)

@@ -74,7 +74,7 @@ def _from_registry(args):
         raise ExportError(f"--img-size {args.img_size} must be >= 1")
     kwargs = model_kwargs(args.model, extra, args.img_size)
     model = create(args.framework, args.model, kwargs, args.checkpoint)
-    return model, input_chw(model, args.model, kwargs, args.img_size)
+    return model, input_chw(model, kwargs, args.img_size)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -9,7 +9,6 @@ import onnx
 from parity.tolerance import compare
 
 from .errors import ExportError
-from .onnx_batch import BATCH
 
 CHECK_BATCHES = (1, 5)  # neither is a traced batch size (2 and 3)
 
@@ -82,7 +81,3 @@ def save(model: onnx.ModelProto, path: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-__all__ = ["BATCH", "CHECK_BATCHES", "check_outputs", "check_structure", "opset_of", "run",
-           "save", "session"]

@@ -17,9 +17,6 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return conv2d(in_planes, out_planes, 1, stride=stride, has_bias=False)
 
 
-MIXERS = ("acmix", "conv")
-
-
 class Bottleneck(nn.Cell):
     expansion = 4
 
@@ -74,7 +71,7 @@ class ACmixResNet(nn.Cell):
                  attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.block_options = {"attn_impl": check_attn_impl(attn_impl),
-                              "mixer": check_mixer(mixer, MIXERS)}
+                              "mixer": check_mixer(mixer, "resnet")}
         self.num_classes = num_classes
         self.inplanes = base_planes
         self.conv1 = conv2d(in_chans, base_planes, 7, stride=2, padding=3, has_bias=False)

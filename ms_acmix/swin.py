@@ -88,12 +88,10 @@ class WindowAttentionACmix(nn.Cell):
         qkv_bias: bias of the qkv projection.
         attn_drop, proj_drop: dropout rates.
         conv_path: mix in ACmix's shift-conv path (off: plain Swin window attention).
-        attn_impl: validated and kept; one formulation here (see ``ACmixSwin``).
     """
 
     def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0, conv_path: bool = True,
-                 attn_impl: str = "fast"):
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, conv_path: bool = True):
         super().__init__()
         self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
         self.head_dim = dim // num_heads
@@ -107,7 +105,7 @@ class WindowAttentionACmix(nn.Cell):
         self.attn_drop = nn.Dropout(p=attn_drop)
         self.proj = trunc_dense(dim, dim)
         self.proj_drop = nn.Dropout(p=proj_drop)
-        self.conv_path, self.attn_impl = conv_path, attn_impl
+        self.conv_path = conv_path
         if not conv_path:
             return
         self.fc = conv2d(3 * num_heads, 9, 1, has_bias=True)
@@ -159,7 +157,7 @@ class SwinBlockACmix(nn.Cell):
     def __init__(self, dim: int, input_resolution, num_heads: int, window_size: int = 7,
                  shift_size: int = 0, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0,
-                 mixer: str = "acmix", attn_impl: str = "fast"):
+                 mixer: str = "acmix"):
         super().__init__()
         self.dim, self.input_resolution = dim, tuple(input_resolution)
         if min(self.input_resolution) <= window_size:
@@ -167,7 +165,7 @@ class SwinBlockACmix(nn.Cell):
         self.window_size, self.shift_size = window_size, shift_size
         self.norm1 = layer_norm(dim)
         self.attn = WindowAttentionACmix(dim, window_size, num_heads, qkv_bias, attn_drop, drop,
-                                         conv_path=mixer == "acmix", attn_impl=attn_impl)
+                                         conv_path=mixer == "acmix")
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = layer_norm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
@@ -212,13 +210,12 @@ class PatchMerging(nn.Cell):
 class BasicLayer(nn.Cell):
     def __init__(self, dim: int, input_resolution, depth: int, num_heads: int, window_size: int,
                  mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
-                 drop_path: Sequence[float], downsample: bool, mixer: str = "acmix",
-                 attn_impl: str = "fast"):
+                 drop_path: Sequence[float], downsample: bool, mixer: str = "acmix"):
         super().__init__()
         self.blocks = nn.CellList([
             SwinBlockACmix(dim, input_resolution, num_heads, window_size,
                            0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
-                           attn_drop, drop_path[i], mixer, attn_impl)
+                           attn_drop, drop_path[i], mixer)
             for i in range(depth)])
         self.downsample = PatchMerging(input_resolution, dim) if downsample else None
 
@@ -243,9 +240,6 @@ class PatchEmbed(nn.Cell):
         x = self.proj(x)
         b, c = x.shape[0], x.shape[1]
         return self.norm(ops.transpose(x.reshape(b, c, -1), (0, 2, 1)))
-
-
-MIXERS = ("acmix", "attention")
 
 
 class ACmixSwin(nn.Cell):
@@ -279,7 +273,7 @@ class ACmixSwin(nn.Cell):
                  attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.attn_impl = check_attn_impl(attn_impl)
-        self.mixer = check_mixer(mixer, MIXERS)
+        self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         self.num_classes = num_classes
         self.num_layers = len(depths)
@@ -293,8 +287,7 @@ class ACmixSwin(nn.Cell):
             layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer,
-                attn_impl=attn_impl))
+                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer))
         self.layers = nn.CellList(layers)
         self.norm = layer_norm(self.num_features)
         self.head = trunc_dense(self.num_features, num_classes) if num_classes > 0 \

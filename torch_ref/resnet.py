@@ -22,9 +22,6 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-MIXERS = ("acmix", "conv")
-
-
 class Bottleneck(nn.Module):
     expansion = 4
 
@@ -78,7 +75,7 @@ class ACmixResNet(nn.Module):
                  attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.block_options = {"attn_impl": check_attn_impl(attn_impl),
-                              "mixer": check_mixer(mixer, MIXERS)}
+                              "mixer": check_mixer(mixer, "resnet")}
         self.num_classes = num_classes
         self.inplanes = base_planes
         self.conv1 = nn.Conv2d(in_chans, base_planes, kernel_size=7, stride=2, padding=3,

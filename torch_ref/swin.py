@@ -221,9 +221,6 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
-MIXERS = ("acmix", "attention")
-
-
 class ACmixSwin(nn.Module):
     """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
 
@@ -254,7 +251,7 @@ class ACmixSwin(nn.Module):
                  attn_impl: str = "fast", mixer: str = "acmix"):
         super().__init__()
         self.attn_impl = check_attn_impl(attn_impl)
-        self.mixer = check_mixer(mixer, MIXERS)
+        self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         self.num_classes = num_classes
         self.num_layers = len(depths)
