@@ -8,6 +8,8 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
+from .variants import family_mixers
+
 
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -47,14 +49,11 @@ def check_attn_impl(attn_impl: str) -> str:
     return attn_impl
 
 
-# Each family's token mixer: its ACmix module, or the plain backbone's layer.
-MIXERS = {"resnet": ("acmix", "conv"), "swin": ("acmix", "attention")}
-
-
 def check_mixer(mixer: str, family: str) -> str:
-    """``mixer`` if it is one of ``family``'s (MIXERS)."""
-    if mixer not in MIXERS[family]:
-        raise ValueError(f"mixer must be one of {MIXERS[family]}, got mixer={mixer!r}")
+    """``mixer`` if it is one of ``family``'s token mixers (its entries in the model table)."""
+    mixers = family_mixers(family)
+    if mixer not in mixers:
+        raise ValueError(f"mixer must be one of {mixers}, got mixer={mixer!r}")
     return mixer
 
 
@@ -129,3 +128,30 @@ def shift_kernels(k_conv: int, out_planes: int) -> np.ndarray:
     for i in range(k_conv * k_conv):
         kernel[i, i // k_conv, i % k_conv] = 1.0
     return np.tile(kernel, (out_planes, 1, 1, 1))
+
+
+def check_out_indices(name: str, value, num_stages: int) -> Tuple[int, ...]:
+    """Stage indices as timm takes them, made non-negative: None for every stage, an int n for
+    the last n, or a non-empty increasing sequence (negative indices count from the end)."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if value is None:
+        return tuple(range(num_stages))
+    if is_int(value):
+        if not 1 <= value <= num_stages:
+            raise ValueError(f"{name}={value!r}: an int takes the last {name} stages, so it must "
+                             f"be 1 to {num_stages}")
+        return tuple(range(num_stages - int(value), num_stages))
+    if not isinstance(value, (tuple, list)) or not value or not all(is_int(v) for v in value):
+        raise ValueError(f"{name} must be None, an int or a non-empty sequence of stage indices, "
+                         f"got {name}={value!r}")
+    for v in value:
+        if not -num_stages <= v < num_stages:
+            raise ValueError(f"{name}={value!r}: stage {v} does not exist; the model has "
+                             f"{num_stages} stages (0 to {num_stages - 1}, or negative from the "
+                             "end)")
+    indices = tuple(int(v) % num_stages for v in value)
+    if any(b <= a for a, b in zip(indices, indices[1:])):
+        raise ValueError(f"{name}={value!r} must name each stage once, in increasing order")
+    return indices

@@ -5,6 +5,10 @@ import os
 import sys
 from typing import List, Optional
 
+from acmix_common.tolerance import POLICY
+
+_VERIFY = POLICY[("float32", "forward")]
+
 DESCRIPTION = """\
 Convert ACmix checkpoints between PyTorch (torch_ref) and MindSpore (ms_acmix).
 
@@ -50,12 +54,9 @@ def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="overwrite an existing DST")
     parser.add_argument("--verify", action="store_true",
                         help="run both models on a fixed input and print the largest logit "
-                             "difference; DST is written only if it is within --tolerance and "
-                             "top-1 agrees")
-    parser.add_argument("--tolerance", type=float, default=None, metavar="REL",
-                        help="--verify passes when max |logit difference| <= REL * max |logit| "
-                             "(default: the float32 forward tolerance of parity/tolerance.py, 1e-5) "
-                             "and top-1 agrees")
+                             "difference; DST is written only if it is within the float32 forward "
+                             f"bound of the tolerance policy (acmix_common/tolerance.py: "
+                             f"{_VERIFY.atol:g} + {_VERIFY.rtol:g} * max |logit|) and top-1 agrees")
     parser.add_argument("--report", metavar="FILE.json", help="also write the report as JSON")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print the summary without the per-entry table")
@@ -65,7 +66,7 @@ def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the converter; returns the exit code."""
     os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ logging: errors only
-    from .pipeline import DEFAULT_TOLERANCE, Options, convert
+    from .pipeline import Options, convert
     from .errors import CheckpointError
     from .models import model_names
     from .report import print_report, write_json
@@ -79,8 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not isinstance(kwargs, dict):
         parser.error(f"--model-kwargs={args.model_kwargs!r} is not a JSON object")
     opt = Options(args.direction, args.src, args.dst, args.model, kwargs, force=args.force,
-                  ema=args.ema, verify=args.verify,
-                  tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance)
+                  ema=args.ema, verify=args.verify)
     try:
         report = convert(opt)
     except CheckpointError as exc:

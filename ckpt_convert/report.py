@@ -31,7 +31,7 @@ def summary_lines(report: Dict[str, Any]) -> List[str]:
                      f"{verify['relative_diff']:.3g}), top-1 agrees "
                      f"{verify['top1_agree']}, input {verify['input_shape']}, "
                      f"{'passed' if verify['passed'] else 'FAILED'} "
-                     f"(relative tolerance {verify['tolerance']:g})")
+                     f"(bound {verify['bound']:.3g}, the float32 forward tolerance policy)")
     return lines
 
 

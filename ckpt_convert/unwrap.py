@@ -11,6 +11,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
+from acmix_common.name_map import MS_ONLY_LEAVES
+
+from . import formats
 from .errors import CheckpointError
 from .formats import to_numpy
 
@@ -171,4 +174,42 @@ def unwrap_mindspore(src: str, entries: Mapping[str, Any], use_ema: bool) -> Sou
         else:
             weights.dropped[name] = "dropped: raw weight (its EMA copy was taken)"
     _arrays(src, taken, weights)
+    return weights
+
+
+def file_naming(fmt: str, obj: Mapping[str, Any], metadata: Mapping[str, str]) -> str:
+    """Which framework's names a file holds: 'mindspore' or 'torch'.
+
+    A ``.ckpt`` is MindSpore's and a pickle PyTorch's. A safetensors file is the same bytes
+    whichever framework wrote it: its ``format`` metadata says which ('ms' from MindSpore, 'pt'
+    from PyTorch), else MindSpore's norm leaves, optimizer slots or training state do.
+    """
+    if fmt == formats.MS_CKPT:
+        return "mindspore"
+    if fmt == formats.TORCH:
+        return "torch"
+    written_by = metadata.get("format")
+    if written_by in ("ms", "pt"):
+        return "mindspore" if written_by == "ms" else "torch"
+    leaves = {name.rpartition(".")[2] for name in obj}
+    if leaves & set(MS_ONLY_LEAVES) or any(
+            name in MS_STATE_NAMES or name.startswith(MS_SLOT_PREFIXES) for name in obj):
+        return "mindspore"
+    return "torch"
+
+
+def unwrap_file(src: str, fmt: str, naming: str, obj: Any, metadata: Mapping[str, str],
+                use_ema: bool) -> SourceWeights:
+    """The model weights in a read file (``formats.read_file``), named as in the file."""
+    if naming == "mindspore":
+        weights = unwrap_mindspore(src, obj, use_ema)
+    elif fmt == formats.SAFETENSORS:
+        if use_ema:
+            raise CheckpointError(f"--ema: SRC={src} is a safetensors file with no EMA copy")
+        weights = unwrap_flat(src, obj, metadata)
+    else:
+        weights = unwrap_torch(src, obj, use_ema)
+    if not weights.arrays:
+        raise CheckpointError(f"SRC={src} is not a checkpoint: it holds no model tensors")
+    weights.notes.insert(0, f"SRC format: {fmt}")
     return weights

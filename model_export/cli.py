@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", "--ckpt", dest="checkpoint",
                    help="weights: a MindSpore .ckpt or a PyTorch .pth/.pth.tar/.safetensors, "
                    "official wrappings included (default: freshly initialised weights)")
-    p.add_argument("--img-size", type=int, help="input height and width (ResNet default 224; "
-                   "Swin: the size it is built for, default its own)")
+    p.add_argument("--img-size", type=int, help="input height and width (default: the model's, "
+                   "224; a model that fixes its size at construction, such as Swin, is built "
+                   "for it)")
     p.add_argument("--model-kwargs", default="{}", help="JSON constructor arguments, e.g. "
                    "'{\"num_classes\": 10}'")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
@@ -63,7 +64,8 @@ def _from_run(args):
 
 
 def _from_registry(args):
-    from .build import create, input_chw, model_kwargs
+    from .build import check_name, create, input_chw, model_kwargs
+    check_name(args.model)
     try:
         extra = json.loads(args.model_kwargs)
     except json.JSONDecodeError as exc:
@@ -74,7 +76,7 @@ def _from_registry(args):
         raise ExportError(f"--img-size {args.img_size} must be >= 1")
     kwargs = model_kwargs(args.model, extra, args.img_size)
     model = create(args.framework, args.model, kwargs, args.checkpoint)
-    return model, input_chw(model, kwargs, args.img_size)
+    return model, input_chw(args.model, kwargs, args.img_size)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from parity.tolerance import compare
+from acmix_common.tolerance import compare
 
 from .errors import ExportError
 

@@ -6,7 +6,7 @@ from typing import Callable, Dict, Sequence
 import numpy as np
 import onnx
 
-from parity.tolerance import compare
+from acmix_common.tolerance import compare
 
 from .errors import ExportError
 

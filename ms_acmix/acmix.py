@@ -1,9 +1,14 @@
 """The ACmix module in MindSpore, numerically the twin of ``torch_ref.acmix.ACmix``.
 
-Built only from ops that run on CPU, GPU and Ascend: ``ops.pad(mode='reflect')`` and
-``ops.unfold`` (torch's F.unfold layout) for the attention windows, a grouped ``nn.Conv2d`` for
-the shift convolution. With ``exportable_ops`` set (``exportable.use_exportable_ops``), the pad
-and the unfold are the exact gather and one-hot-convolution forms that export to ONNX.
+Built only from ops that run on CPU, GPU and Ascend. ``attn_impl="fast"`` (the default):
+reflection padding as gathers (``exportable.reflect_pad``), the attention tile by tile through
+batched matmuls (``LocalAttention``), and at stride 1 (k_conv > 1) the conv path's grouped
+convolution as a gather and a matmul (``ShiftConv``; at stride 2 the grouped ``nn.Conv2d``); both
+cells carry hand-written ``bprop``s. ``attn_impl="unfold"``: the official formulation,
+``ops.pad(mode='reflect')`` and ``ops.unfold`` (torch's F.unfold layout) for the windows and the
+grouped ``nn.Conv2d``. With ``exportable_ops`` set (``exportable.use_exportable_ops``) the
+unfold path's pad and unfold become the exact gather and one-hot-convolution forms that export
+to ONNX; the fast path exports as it is (``LocalAttention`` then broadcasts its mask).
 """
 import numpy as np
 import mindspore as ms
@@ -140,7 +145,9 @@ class ACmix(nn.Cell):
         f_all = self.fc(ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1))
         f_conv = ops.transpose(f_all, (0, 2, 1, 3)).reshape(b, -1, h, w)
         if self.attn_impl == "fast" and self.stride == 1 and self.k_conv > 1:
-            return self.shift_conv(f_conv, self.dep_conv.weight)[0]
+            # An explicit cast: under mixed precision the weight's gradient goes back through it
+            # to the float32 parameter (the cell's own input cast does not, in GRAPH mode).
+            return self.shift_conv(f_conv, ops.cast(self.dep_conv.weight, f_conv.dtype))[0]
         return self.dep_conv(f_conv)
 
     def construct(self, x: Tensor) -> Tensor:

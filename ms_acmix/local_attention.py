@@ -7,11 +7,12 @@ keys outside each query's own k x k window masked to -inf (their softmax weight 
 On MindSpore's CPU kernels this beats accumulating over the k^2 offsets, whose strided slices
 and broadcasts run several times slower than dense ops and matmuls (docs/benchmarks.md).
 
-Forward ops: Concat, Reshape, Transpose, Gather, BatchMatMul, Tile, Add, Softmax, StridedSlice
-(all exported to ONNX as they are). ``bprop`` is hand written: the softmax backward folds its row
-sum into a matmul (``sum_j a_j (do . v_j) = do . out``), and key/value gradients go back to the
-padded maps by one segment sum each; autodiff would run the slow SoftmaxGrad (and MindSpore
-2.10's CPU SoftmaxGrad corrupts later gradients after a length-1 softmax, as k_att = 1 has).
+Forward ops: Mul, Tile, Concat, Reshape, Transpose, Gather, BatchMatMul, Cast, ExpandDims, Add,
+Softmax, StridedSlice (all exported to ONNX as they are). ``bprop`` is hand written: the softmax
+backward folds its row sum into a matmul (``sum_j a_j (do . v_j) = do . out``), and key/value
+gradients go back to the padded maps by one segment sum each; autodiff would run the slow
+SoftmaxGrad (and MindSpore 2.10's CPU SoftmaxGrad corrupts later gradients after a length-1
+softmax, which k_att = 1 on a 1x1 map gives).
 
 ACmix passes the reference's window-constant logit ``q . pe_centre`` as one more channel of q
 against a channel of ones in kp: softmax cancels it, but its gradient cancels the float roundoff
@@ -172,6 +173,8 @@ class LocalAttention(nn.Cell):
         grad_k = self.matmul_ta(self._to_tiles(q, tile), grad_logits)
         grad_v = self.matmul_ta(att, grad_t)
         n, h_out, w_out = q.shape[0], q.shape[2], q.shape[3]
-        return (self._from_tiles(grad_q, n, h_out, w_out, tile),
-                self._scatter_halos(grad_k, index, kp, False),
-                self._scatter_halos(grad_v, index, vp, True))
+        # Each gradient in its input's dtype (under mixed precision, the cell's cast may sit
+        # between them and the forward's dtype).
+        return (ops.cast(self._from_tiles(grad_q, n, h_out, w_out, tile), q.dtype),
+                ops.cast(self._scatter_halos(grad_k, index, kp, False), kp.dtype),
+                ops.cast(self._scatter_halos(grad_v, index, vp, True), vp.dtype))

@@ -1,16 +1,17 @@
 """ACmix-ResNet-26/38/50 in MindSpore, the twin of ``torch_ref.resnet`` (same parameter paths)."""
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common.initializer import HeNormal, initializer
 
 from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
-from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
+from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
+                                   pruned_prefixes, stage_dicts)
 
 from .acmix import ACmix
+from .features import plan_intermediates, replace_cell
 from .layers import DropPath, batch_norm2d, conv2d, dense, max_pool2d
-from .registry import registry
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -49,7 +50,7 @@ class Bottleneck(nn.Cell):
 
 
 class ACmixResNet(nn.Cell):
-    """ResNet v1.5 with ACmix bottlenecks.
+    """ResNet v1.5 with ACmix bottlenecks (twin: ``torch_ref.resnet.ACmixResNet``).
 
     Args:
         layers: blocks per stage.
@@ -63,16 +64,23 @@ class ACmixResNet(nn.Cell):
             blocks to this value (0, the official setting, adds nothing).
         attn_impl: ACmix's attention formulation, "fast" or "unfold" (official).
         mixer: "acmix", or "conv" for the plain ResNet (a 3x3 conv in each bottleneck).
+        features_only: a backbone: the forward returns the maps of stages ``out_indices``
+            (layer1..layer4, NCHW, ``feature_info``); no classifier, no stage after the last.
+        out_indices: the stages returned with features_only (None: all four).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
                  keep_shift_init: bool = False, drop_path_rate: float = 0.0,
-                 attn_impl: str = "fast", mixer: str = "acmix"):
+                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
+                 out_indices=None):
         super().__init__()
         self.block_options = {"attn_impl": check_attn_impl(attn_impl),
                               "mixer": check_mixer(mixer, "resnet")}
-        self.num_classes = num_classes
+        returned = features_only_stages(features_only, out_indices, 4)
+        self.features_only = features_only
+        self.built_stages = 4 if returned is None else returned[-1] + 1
+        self.num_classes = 0 if features_only else check_num_classes(num_classes)
         self.inplanes = base_planes
         self.conv1 = conv2d(in_chans, base_planes, 7, stride=2, padding=3, has_bias=False)
         self.bn1 = batch_norm2d(base_planes)
@@ -81,12 +89,18 @@ class ACmixResNet(nn.Cell):
         acmix = (k_att, head, k_conv)
         dpr = np.linspace(0.0, drop_path_rate, sum(layers), dtype=np.float32).tolist()
         starts = np.cumsum([0] + list(layers)).tolist()
-        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, 1 if i == 0 else 2,
-                                   dpr[starts[i]:starts[i + 1]]) for i in range(4)]
+        strides = (1, 2, 2, 2)
+        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, strides[i],
+                                   dpr[starts[i]:starts[i + 1]])
+                  if i < self.built_stages else nn.Identity() for i in range(4)]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
-        self.fc = dense(self.num_features, num_classes, has_bias=True) if num_classes > 0 \
-            else nn.Identity()
+        self.feature_info = FeatureInfo(stage_dicts(
+            [base_planes * 2 ** i * Bottleneck.expansion for i in range(4)],
+            4 * np.cumprod(strides),  # conv1 and maxpool stride 2 each
+            [f"layer{i + 1}" for i in range(4)]), returned or range(4))
+        self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
+        self.fc = self._classifier(self.num_classes)
         self._init_conv_weights(keep_shift_init)
 
     def _init_conv_weights(self, keep_shift_init: bool) -> None:
@@ -116,31 +130,58 @@ class ACmixResNet(nn.Cell):
                               **self.block_options) for i in range(1, blocks)]
         return nn.SequentialCell(layers)
 
+    def _classifier(self, num_classes: int) -> nn.Cell:
+        return dense(self.num_features, num_classes, has_bias=True) if num_classes > 0 \
+            else nn.Identity()
+
+    @property
+    def pruned_prefixes(self) -> Tuple[str, ...]:
+        """State-dict prefixes (torch names) of the full model that this one does not build."""
+        return pruned_prefixes([f"layer{i + 1}" for i in range(4)], self.built_stages, "fc",
+                               self.num_classes)
+
+    def get_classifier(self) -> nn.Cell:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier (torch's default Linear init, as built) of ``num_classes`` outputs;
+        0 leaves none (``construct`` returns the pooled features)."""
+        if self.features_only:
+            raise ValueError("reset_classifier: a features_only model has no classifier")
+        self.num_classes = check_num_classes(num_classes)
+        replace_cell(self, "fc", self._classifier(num_classes))
+
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
+    def forward_intermediates(self, x: Tensor, indices=None, norm: bool = False,
+                              stop_early: bool = False, output_fmt: str = "NCHW",
+                              intermediates_only: bool = False):
+        """timm's: (``forward_features(x)``, [stage maps]), or the maps alone.
+
+        The stages are layer1..layer4 (``feature_info``), NCHW; ``indices`` as ``out_indices``
+        (None: all); ``norm`` has no effect (no final norm); ``stop_early`` (with
+        intermediates_only) runs no stage after the last one taken.
+        """
+        take, last = plan_intermediates(indices, 4, self.built_stages, norm, False, stop_early,
+                                        intermediates_only, output_fmt)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        intermediates = []
+        for i, stage in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)):
+            if i <= last:
+                x = stage(x)
+                if i in take:
+                    intermediates.append(x)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
     def forward_head(self, x: Tensor) -> Tensor:
         return self.fc(ops.mean(x, axis=(2, 3)))
 
-    def construct(self, x: Tensor) -> Tensor:
+    def construct(self, x: Tensor):
+        if self.features_only:
+            return self.forward_intermediates(x, self.out_indices, stop_early=True,
+                                              intermediates_only=True)
         return self.forward_head(self.forward_features(x))
-
-
-def _create(name: str, **kwargs) -> ACmixResNet:
-    return ACmixResNet(kwargs.pop("layers", RESNET_DEPTHS[name]), **{**RESNET_ACMIX, **kwargs})
-
-
-@registry.register
-def acmix_resnet26(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet26", **kwargs)
-
-
-@registry.register
-def acmix_resnet38(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet38", **kwargs)
-
-
-@registry.register
-def acmix_resnet50(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet50", **kwargs)

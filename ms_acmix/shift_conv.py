@@ -66,7 +66,11 @@ class ShiftConv(nn.Cell):
         return ops.transpose(out, (3, 0, 1, 2)), cols
 
     def bprop(self, x, weight, out, dout):
+        # Under mixed precision the inputs given here may be the ones before the cell cast them:
+        # compute in the forward's dtype, return each gradient in its input's dtype.
         cols = out[1]
+        weight_dtype, x_dtype = weight.dtype, x.dtype
+        weight = ops.cast(weight, cols.dtype)
         n, _, h, w = x.shape
         c_out, c_in, k = weight.shape[0], weight.shape[1], weight.shape[2]
         per_group = c_out // self.groups
@@ -77,4 +81,5 @@ class ShiftConv(nn.Cell):
                                  (0, 2, 1, 3)).reshape(self.groups, c_in, per_group * k * k)
         grad_cols = self._taps(dout[0], k, 1)
         grad_x = self.matmul(kernel_t, grad_cols).reshape(self.groups * c_in, h, w, n)
-        return ops.transpose(grad_x, (3, 0, 1, 2)), grad_weight
+        return (ops.cast(ops.transpose(grad_x, (3, 0, 1, 2)), x_dtype),
+                ops.cast(grad_weight, weight_dtype))

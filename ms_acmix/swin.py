@@ -1,9 +1,9 @@
 """ACmix-Swin-T/S in MindSpore, the twin of ``torch_ref.swin`` (same parameter paths).
 
-``relative_position_index`` and ``attn_mask`` are rebuilt from the configuration and held as
-plain Tensors at the same paths as torch's buffers; they are not parameters.
+``relative_position_index`` and ``attn_mask`` (``acmix_common.windows``, the arrays torch's
+buffers hold) are plain Tensors at the same paths as torch's buffers; they are not parameters.
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import mindspore as ms
@@ -12,10 +12,12 @@ from mindspore.common.initializer import TruncatedNormal, initializer
 
 from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
                                  to_2tuple)
-from acmix_common.variants import SWIN_CONFIGS
+from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
+                                   pruned_prefixes, stage_dicts)
+from acmix_common.windows import relative_position_index, shifted_window_mask
 
+from .features import plan_intermediates, replace_cell
 from .layers import DropPath, conv2d, dense, gelu_exact, layer_norm
-from .registry import registry
 
 
 def trunc_dense(in_channels: int, out_channels: int, has_bias: bool = True) -> nn.Dense:
@@ -57,25 +59,6 @@ def roll_hw(x: Tensor, shift: int) -> Tensor:
     sh, sw = shift % h, shift % w
     x = ops.cat((x[:, h - sh:], x[:, :h - sh]), 1)
     return ops.cat((x[:, :, w - sw:], x[:, :, :w - sw]), 2)
-
-
-def relative_position_index(ws: int) -> np.ndarray:
-    coords = np.stack(np.meshgrid(np.arange(ws), np.arange(ws), indexing="ij")).reshape(2, -1)
-    rel = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0) + (ws - 1)
-    return (rel[:, :, 0] * (2 * ws - 1) + rel[:, :, 1]).astype(np.int64)
-
-
-def shifted_window_mask(h: int, w: int, ws: int, shift: int) -> np.ndarray:
-    """(nW, ws*ws, ws*ws) with 0 inside a region and -100 across regions of the rolled map."""
-    img_mask = np.zeros((h, w), np.float32)
-    cnt = 0
-    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-            img_mask[hs, wsl] = cnt
-            cnt += 1
-    windows = img_mask.reshape(h // ws, ws, w // ws, ws).transpose(0, 2, 1, 3).reshape(-1, ws * ws)
-    diff = windows[:, None, :] - windows[:, :, None]
-    return np.where(diff != 0, np.float32(-100.0), np.float32(0.0))
 
 
 class WindowAttentionACmix(nn.Cell):
@@ -212,6 +195,7 @@ class BasicLayer(nn.Cell):
                  mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
                  drop_path: Sequence[float], downsample: bool, mixer: str = "acmix"):
         super().__init__()
+        self.input_resolution = tuple(input_resolution)
         self.blocks = nn.CellList([
             SwinBlockACmix(dim, input_resolution, num_heads, window_size,
                            0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
@@ -243,7 +227,8 @@ class PatchEmbed(nn.Cell):
 
 
 class ACmixSwin(nn.Cell):
-    """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
+    """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding;
+    twin: ``torch_ref.swin.ACmixSwin``).
 
     Args:
         img_size: input size (int or (H, W)); every stage must be divisible by its window.
@@ -258,11 +243,15 @@ class ACmixSwin(nn.Cell):
         qkv_bias: bias of the qkv projections.
         drop_rate, attn_drop_rate: dropout rates.
         drop_path_rate: stochastic depth, rising linearly to this value.
-        attn_impl: validated and kept for a uniform registry; both values run the same code.
-            The window attention is dense matmuls (nothing unfolded); ``ShiftConv`` for the
-            conv path's grouped conv is faster here too but moves the roundoff past the parity
-            bound on 2-channel LayerNorm configs (docs/benchmarks.md), so it is not used.
+        attn_impl: validated and kept for a uniform registry; both values run the same code in
+            both frameworks: the window attention is dense matmuls (nothing unfolded), the conv
+            path a grouped conv. (``ShiftConv`` would be faster here but moves the roundoff past
+            the parity bound on 2-channel LayerNorm configs, docs/benchmarks.md.)
         mixer: "acmix", or "attention" for the plain Swin (window attention, no conv path).
+        features_only: a backbone: the forward returns the maps of stages ``out_indices`` (each
+            stage's blocks before its patch merging, NCHW, ``feature_info``); no final norm, no
+            classifier, nothing after the last returned stage.
+        out_indices: the stages returned with features_only (None: all).
     """
 
     def __init__(self, img_size=224, patch_size: int = 4, in_chans: int = 3,
@@ -270,31 +259,62 @@ class ACmixSwin(nn.Cell):
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 attn_impl: str = "fast", mixer: str = "acmix"):
+                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
+                 out_indices=None):
         super().__init__()
         self.attn_impl = check_attn_impl(attn_impl)
         self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
-        self.num_classes = num_classes
+        returned = features_only_stages(features_only, out_indices, len(depths))
+        self.features_only = features_only
+        self.num_classes = 0 if features_only else check_num_classes(num_classes)
         self.num_layers = len(depths)
+        built = self.num_layers if returned is None else returned[-1] + 1
         self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
         self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
         self.pos_drop = nn.Dropout(p=drop_rate)
         dpr = [float(x) for x in np.linspace(0, drop_path_rate, sum(depths), dtype=np.float32)]
         layers = []
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+        for i, (depth, heads) in enumerate(zip(depths[:built], num_heads)):
             start = sum(depths[:i])
             layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer))
+                dpr[start:start + depth], downsample=i < built - 1, mixer=mixer))
         self.layers = nn.CellList(layers)
-        self.norm = layer_norm(self.num_features)
-        self.head = trunc_dense(self.num_features, num_classes) if num_classes > 0 \
-            else nn.Identity()
+        self.feature_info = FeatureInfo(stage_dicts(
+            [embed_dim * 2 ** i for i in range(self.num_layers)],
+            [patch_size * 2 ** i for i in range(self.num_layers)],
+            [f"layers.{i}.blocks.{depths[i] - 1}" for i in range(self.num_layers)]),
+            returned or range(self.num_layers))
+        self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
+        self.norm = nn.Identity() if features_only else layer_norm(self.num_features)
+        self.head = self._classifier(self.num_classes)
 
     def no_weight_decay_keywords(self):
         return {"relative_position_bias_table"}
+
+    def _classifier(self, num_classes: int) -> nn.Cell:
+        return trunc_dense(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    @property
+    def pruned_prefixes(self) -> Tuple[str, ...]:
+        """State-dict prefixes (torch names) of the full model that this one does not build."""
+        built = len(self.layers)
+        return pruned_prefixes([f"layers.{i}" for i in range(self.num_layers)], built, "head",
+                               self.num_classes, [f"layers.{built - 1}.downsample"],
+                               self.features_only, ["norm"])
+
+    def get_classifier(self) -> nn.Cell:
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier (the official init: trunc_normal std 0.02, zero bias) of
+        ``num_classes`` outputs; 0 leaves none (``construct`` returns the pooled features)."""
+        if self.features_only:
+            raise ValueError("reset_classifier: a features_only model has no classifier")
+        self.num_classes = check_num_classes(num_classes)
+        replace_cell(self, "head", self._classifier(num_classes))
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.pos_drop(self.patch_embed(x))
@@ -302,22 +322,40 @@ class ACmixSwin(nn.Cell):
             x = layer(x)
         return self.norm(x)
 
+    def forward_intermediates(self, x: Tensor, indices=None, norm: bool = False,
+                              stop_early: bool = False, output_fmt: str = "NCHW",
+                              intermediates_only: bool = False):
+        """timm's: (``forward_features(x)``, [stage maps]), or the maps alone.
+
+        Stage i's map is its blocks' output before its patch merging (``feature_info``), NCHW;
+        ``indices`` as ``out_indices`` (None: all); ``norm`` applies the final norm to the last
+        stage's map; ``stop_early`` (with intermediates_only) runs no stage after the last taken.
+        """
+        take, last = plan_intermediates(indices, self.num_layers, len(self.layers), norm,
+                                        self.features_only, stop_early, intermediates_only,
+                                        output_fmt)
+        x = self.pos_drop(self.patch_embed(x))
+        intermediates = []
+        for i, layer in enumerate(self.layers):
+            if i <= last:
+                for blk in layer.blocks:
+                    x = blk(x)
+                if i in take:
+                    y = self.norm(x) if norm and i == self.num_layers - 1 else x
+                    h, w = layer.input_resolution
+                    intermediates.append(ops.transpose(y.reshape(y.shape[0], h, w, -1),
+                                                       (0, 3, 1, 2)))
+                if i < last:
+                    x = layer.downsample(x)
+        if intermediates_only:
+            return intermediates
+        return self.norm(x), intermediates
+
     def forward_head(self, x: Tensor) -> Tensor:
         return self.head(ops.mean(x, axis=1))
 
-    def construct(self, x: Tensor) -> Tensor:
+    def construct(self, x: Tensor):
+        if self.features_only:
+            return self.forward_intermediates(x, self.out_indices, stop_early=True,
+                                              intermediates_only=True)
         return self.forward_head(self.forward_features(x))
-
-
-def _create(name: str, **kwargs) -> ACmixSwin:
-    return ACmixSwin(**{**SWIN_CONFIGS[name], **kwargs})
-
-
-@registry.register
-def acmix_swin_tiny(**kwargs) -> ACmixSwin:
-    return _create("acmix_swin_tiny", **kwargs)
-
-
-@registry.register
-def acmix_swin_small(**kwargs) -> ACmixSwin:
-    return _create("acmix_swin_small", **kwargs)

@@ -6,7 +6,7 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from parity.tolerance import assert_close
+from acmix_common.tolerance import assert_close
 from parity.weights import torch_to_ms
 
 from .numpy_acmix import acmix_forward

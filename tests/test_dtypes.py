@@ -11,7 +11,7 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from parity.tolerance import assert_close
+from acmix_common.tolerance import assert_close
 from parity.weights import torch_to_ms
 
 ARGS = (8, 8, 3, 2, 3, 2)

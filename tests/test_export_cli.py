@@ -15,7 +15,7 @@ import torch_ref
 from model_export import ExportError, to_onnx
 from model_export.cli import main
 from model_export.onnx_check import opset_of, run
-from parity.tolerance import compare
+from acmix_common.tolerance import compare
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_RESNET = dict(base_planes=4, layers=[1, 1, 1, 1], num_classes=3, k_att=3, head=2)

@@ -7,7 +7,8 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from parity.tolerance import assert_close
+from acmix_common.tolerance import assert_close
+from acmix_common.variants import model_info
 from parity.weights import draw_torch_weights_, torch_to_ms
 
 from .tiny_models import TINY
@@ -60,4 +61,4 @@ def test_forward_features_and_head_compose(name, rng):
         assert torch.equal(t_model.forward_head(feats), t_model(torch.from_numpy(x)))
     m_feats = m_model.forward_features(Tensor(x))
     assert_close(m_feats.asnumpy(), feats.numpy(), what=f"{name} features")
-    assert m_feats.shape[-1 if "swin" in name else 1] == t_model.num_features
+    assert t_model.num_features == model_info(name).feature_info(TINY[name][0])[-1]["num_chs"]

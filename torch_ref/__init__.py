@@ -1,16 +1,6 @@
 """PyTorch reference of ACmix and its backbones, with the official numerics and state-dict names."""
-from . import resnet, swin  # noqa: F401  (registers the models)
+from . import resnet, swin  # noqa: F401  (the registered models' classes)
 from .acmix import ACmix
-from .registry import registry
+from .registry import create_model, list_models, model_info
 
-
-def create_model(name: str, **kwargs):
-    """Build a registered model: ``create_model('acmix_swin_tiny', num_classes=10)``."""
-    return registry.create(name, **kwargs)
-
-
-def list_models():
-    return registry.list()
-
-
-__all__ = ["ACmix", "create_model", "list_models"]
+__all__ = ["ACmix", "create_model", "list_models", "model_info"]

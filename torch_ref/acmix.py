@@ -3,6 +3,12 @@
 State dict: rate1, rate2, conv1/conv2/conv3 (q, k, v), conv_p, fc (no bias), dep_conv.weight
 (no bias). Beyond the official code: any odd k_conv (padding k_conv // 2), stride on odd sizes
 (both paths give ceil(size / stride)), dilation of the attention window, and any float dtype.
+
+``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) accumulates the
+attention over the window offsets (``local_attention``, hand-written backward) and agrees with it
+within float roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``)
+it takes the official formulation, whose graph is compact (the offset loop would be k_att^2
+slices a block).
 """
 import torch
 import torch.nn.functional as F
@@ -72,8 +78,7 @@ class ACmix(nn.Module):
         return cols.view(t.shape[0], self.head_dim, self.k_att * self.k_att, h_out, w_out)
 
     def forward_attention(self, q, k, v):
-        # Exported graphs take the official formulation: the same numbers, and compact (traced,
-        # the offset loop is k_att^2 slices a block; torch.onnx took >9 min on ResNet-50).
+        # torch.onnx took >9 min on ResNet-50 through the offset loop.
         if self.attn_impl == "fast" and not torch.compiler.is_exporting():
             return self.forward_attention_fast(q, k, v)
         b, _, h, w = q.shape

@@ -24,31 +24,6 @@ def offset_slices(k_att: int, dilation: int, stride: int, h_out: int,
     return [(r, c) for r in rows for c in cols]
 
 
-def local_attention_math(q: torch.Tensor, kp: torch.Tensor, vp: torch.Tensor,
-                         centre: torch.Tensor, k_att: int, dilation: int,
-                         stride: int) -> torch.Tensor:
-    """softmax_j(q . kp_j + centre) weighted sum of vp_j: plain ops, traceable and exportable.
-
-    Args:
-        q: (n, c, h_out, w_out), scaled and subsampled queries.
-        kp: (n, c, hp, wp), reflection-padded keys minus padded positions.
-        vp: (n, c, hp, wp), reflection-padded values.
-        centre: (n, 1, h_out, w_out), the window-constant logit q . pe_centre.
-    """
-    h_out, w_out = q.shape[2], q.shape[3]
-    windows = offset_slices(k_att, dilation, stride, h_out, w_out)
-    if k_att == 1:
-        rows, cols = windows[0]
-        return vp[:, :, rows, cols].clone()
-    logits = torch.stack([(q * kp[:, :, r, cc]).sum(1) for r, cc in windows], 1) + centre
-    att = torch.softmax(logits, dim=1)
-    out = att[:, 0:1] * vp[:, :, windows[0][0], windows[0][1]]
-    for j in range(1, len(windows)):
-        r, cc = windows[j]
-        out = out + att[:, j:j + 1] * vp[:, :, r, cc]
-    return out
-
-
 def _attend(q: torch.Tensor, kp: torch.Tensor, vp: torch.Tensor, centre: torch.Tensor,
             k_att: int, dilation: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(output, attention weights), written into preallocated tensors offset by offset."""
@@ -103,10 +78,17 @@ class _LocalAttention(torch.autograd.Function):
 
 def local_attention(q: torch.Tensor, kp: torch.Tensor, vp: torch.Tensor, centre: torch.Tensor,
                     k_att: int, dilation: int, stride: int) -> torch.Tensor:
-    """The hand-differentiated kernel, or plain ops when traced for export."""
+    """softmax_j(q . kp_j + centre) weighted sum of vp_j over the k_att^2 window offsets j.
+
+    Args:
+        q: (n, c, h_out, w_out), scaled and subsampled queries.
+        kp: (n, c, hp, wp), reflection-padded keys minus padded positions.
+        vp: (n, c, hp, wp), reflection-padded values.
+        centre: (n, 1, h_out, w_out), the window-constant logit q . pe_centre.
+
+    The hand-differentiated kernel when a gradient is needed, else its forward alone.
+    """
     args = (q, kp, vp, centre, k_att, dilation, stride)
-    if torch.compiler.is_compiling():
-        return local_attention_math(*args)
     if torch.is_grad_enabled() and any(t.requires_grad for t in args[:4]):
         return _LocalAttention.apply(*args)
     return _attend(*args)[0]

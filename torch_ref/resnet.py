@@ -3,19 +3,18 @@
 State-dict names are torchvision's (``conv1, bn1, layer1.0.conv2.rate1, ..., fc``), so official
 checkpoints load strictly.
 """
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from acmix_common.variants import RESNET_ACMIX, RESNET_DEPTHS
-
 from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
+from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
+                                   intermediates_plan, pruned_prefixes, stage_dicts)
 
 from .acmix import ACmix
 from .layers import DropPath
-from .registry import registry
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -53,30 +52,24 @@ class Bottleneck(nn.Module):
 
 
 class ACmixResNet(nn.Module):
-    """ResNet v1.5 with ACmix bottlenecks.
+    """ResNet v1.5 with ACmix bottlenecks: the reference twin of ``ms_acmix.resnet.ACmixResNet``.
 
-    Args:
-        layers: blocks per stage.
-        num_classes: classifier outputs (0 for no head).
-        k_att, head, k_conv: ACmix hyper-parameters of every block.
-        base_planes: planes of the first stage (64 officially); stages use 1x, 2x, 4x, 8x.
-        in_chans: input image channels.
-        keep_shift_init: keep ACmix's shift-kernel init of dep_conv instead of letting the
-            official kaiming loop overwrite it.
-        drop_path_rate: stochastic depth on the residual branches, rising linearly over the
-            blocks to this value (0, the official setting, adds nothing).
-        attn_impl: ACmix's attention formulation, "fast" or "unfold" (official).
-        mixer: "acmix", or "conv" for the plain ResNet (a 3x3 conv in each bottleneck).
+    The same arguments (documented there), torchvision's state-dict names and the official
+    initialisation (kaiming_normal_, fan_out, over every conv; BatchNorm weight 1, bias 0).
     """
 
     def __init__(self, layers: Sequence[int], num_classes: int = 1000, k_att: int = 7,
                  head: int = 4, k_conv: int = 3, base_planes: int = 64, in_chans: int = 3,
                  keep_shift_init: bool = False, drop_path_rate: float = 0.0,
-                 attn_impl: str = "fast", mixer: str = "acmix"):
+                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
+                 out_indices=None):
         super().__init__()
         self.block_options = {"attn_impl": check_attn_impl(attn_impl),
                               "mixer": check_mixer(mixer, "resnet")}
-        self.num_classes = num_classes
+        returned = features_only_stages(features_only, out_indices, 4)
+        self.features_only = features_only
+        self.built_stages = 4 if returned is None else returned[-1] + 1
+        self.num_classes = 0 if features_only else check_num_classes(num_classes)
         self.inplanes = base_planes
         self.conv1 = nn.Conv2d(in_chans, base_planes, kernel_size=7, stride=2, padding=3,
                                bias=False)
@@ -86,12 +79,19 @@ class ACmixResNet(nn.Module):
         acmix = (k_att, head, k_conv)
         dpr = np.linspace(0.0, drop_path_rate, sum(layers), dtype=np.float32).tolist()
         starts = np.cumsum([0] + list(layers)).tolist()
-        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, 1 if i == 0 else 2,
-                                   dpr[starts[i]:starts[i + 1]]) for i in range(4)]
+        strides = (1, 2, 2, 2)
+        stages = [self._make_layer(base_planes * 2 ** i, layers[i], acmix, strides[i],
+                                   dpr[starts[i]:starts[i + 1]])
+                  if i < self.built_stages else nn.Identity() for i in range(4)]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
+        self.feature_info = FeatureInfo(stage_dicts(
+            [base_planes * 2 ** i * Bottleneck.expansion for i in range(4)],
+            4 * np.cumprod(strides),  # conv1 and maxpool stride 2 each
+            [f"layer{i + 1}" for i in range(4)]), returned or range(4))
+        self.out_indices = self.feature_info.out_indices
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.fc = self._classifier(self.num_classes)
 
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -121,32 +121,51 @@ class ACmixResNet(nn.Module):
                               **self.block_options) for i in range(1, blocks)]
         return nn.Sequential(*layers)
 
+    def _classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    @property
+    def pruned_prefixes(self) -> Tuple[str, ...]:
+        """State-dict prefixes (torch names) of the full model that this one does not build."""
+        return pruned_prefixes([f"layer{i + 1}" for i in range(4)], self.built_stages, "fc",
+                               self.num_classes)
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """timm's; as ``ms_acmix.resnet.ACmixResNet.reset_classifier``."""
+        if self.features_only:
+            raise ValueError("reset_classifier: a features_only model has no classifier")
+        self.num_classes = check_num_classes(num_classes)
+        self.fc = self._classifier(num_classes)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return x
 
+    def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False,
+                              stop_early: bool = False, output_fmt: str = "NCHW",
+                              intermediates_only: bool = False):
+        """timm's; as ``ms_acmix.resnet.ACmixResNet.forward_intermediates``."""
+        take, last = intermediates_plan(indices, 4, self.built_stages, norm, False, stop_early,
+                                        intermediates_only, output_fmt)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        intermediates = []
+        for i, stage in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)[:last + 1]):
+            x = stage(x)
+            if i in take:
+                intermediates.append(x)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
+        if self.features_only:
+            return self.forward_intermediates(x, self.out_indices, stop_early=True,
+                                              intermediates_only=True)
         return self.forward_head(self.forward_features(x))
-
-
-def _create(name: str, **kwargs) -> ACmixResNet:
-    return ACmixResNet(kwargs.pop("layers", RESNET_DEPTHS[name]), **{**RESNET_ACMIX, **kwargs})
-
-
-@registry.register
-def acmix_resnet26(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet26", **kwargs)
-
-
-@registry.register
-def acmix_resnet38(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet38", **kwargs)
-
-
-@registry.register
-def acmix_resnet50(**kwargs) -> ACmixResNet:
-    return _create("acmix_resnet50", **kwargs)

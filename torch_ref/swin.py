@@ -1,19 +1,21 @@
 """ACmix-Swin-T/S in PyTorch: the Swin Transformer with ACmix window attention.
 
-State-dict names and persistent buffers (``relative_position_index``, ``attn_mask``) are the
-official ones, so the released ACmix-Swin checkpoints load strictly.
+State-dict names and persistent buffers (``relative_position_index``, ``attn_mask``, built from
+``acmix_common.windows``) are the official ones, so the released ACmix-Swin checkpoints load
+strictly.
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
                                  to_2tuple)
-from acmix_common.variants import SWIN_CONFIGS
+from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
+                                   intermediates_plan, pruned_prefixes, stage_dicts)
+from acmix_common.windows import relative_position_index, shifted_window_mask
 
 from .layers import DropPath
-from .registry import registry
 
 
 class Mlp(nn.Module):
@@ -42,29 +44,6 @@ def window_reverse(windows: torch.Tensor, ws: int, h: int, w: int) -> torch.Tens
     return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(b, h, w, -1)
 
 
-def relative_position_index(ws: int) -> torch.Tensor:
-    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij"))
-    flat = torch.flatten(coords, 1)
-    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += ws - 1
-    rel[:, :, 1] += ws - 1
-    rel[:, :, 0] *= 2 * ws - 1
-    return rel.sum(-1)
-
-
-def shifted_window_mask(h: int, w: int, ws: int, shift: int) -> torch.Tensor:
-    """(nW, ws*ws, ws*ws) with 0 inside a region and -100 across regions of the rolled map."""
-    img_mask = torch.zeros((1, h, w, 1))
-    cnt = 0
-    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-            img_mask[:, hs, wsl, :] = cnt
-            cnt += 1
-    mask_windows = window_partition(img_mask, ws).view(-1, ws * ws)
-    mask = mask_windows.unsqueeze(1) - mask_windows.unsqueeze(2)
-    return mask.masked_fill(mask != 0, float(-100.0)).masked_fill(mask == 0, float(0.0))
-
-
 class WindowAttentionACmix(nn.Module):
     """Swin window attention (relative position bias) mixed with ACmix's shift-conv path.
 
@@ -85,7 +64,8 @@ class WindowAttentionACmix(nn.Module):
         self.scale = head_dim ** -0.5
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros((2 * window_size - 1) ** 2, num_heads))
-        self.register_buffer("relative_position_index", relative_position_index(window_size))
+        self.register_buffer("relative_position_index",
+                             torch.from_numpy(relative_position_index(window_size)))
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
@@ -153,8 +133,8 @@ class SwinBlockACmix(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
-        mask = shifted_window_mask(*self.input_resolution, window_size, shift_size) \
-            if shift_size > 0 else None
+        mask = torch.from_numpy(shifted_window_mask(*self.input_resolution, window_size,
+                                                     shift_size)) if shift_size > 0 else None
         self.register_buffer("attn_mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -194,6 +174,7 @@ class BasicLayer(nn.Module):
                  mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
                  drop_path: Sequence[float], downsample: bool, mixer: str = "acmix"):
         super().__init__()
+        self.input_resolution = tuple(input_resolution)
         self.blocks = nn.ModuleList([
             SwinBlockACmix(dim, input_resolution, num_heads, window_size,
                            0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias, drop,
@@ -222,25 +203,10 @@ class PatchEmbed(nn.Module):
 
 
 class ACmixSwin(nn.Module):
-    """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding).
+    """Swin Transformer with ACmix attention: the reference twin of ``ms_acmix.swin.ACmixSwin``.
 
-    Args:
-        img_size: input size (int or (H, W)); every stage must be divisible by its window.
-        patch_size: patch embedding stride.
-        in_chans: input channels.
-        num_classes: classifier outputs (0 for no head).
-        embed_dim: channels of the first stage, doubled at each patch merge.
-        depths: blocks per stage.
-        num_heads: heads per stage.
-        window_size: attention window.
-        mlp_ratio: MLP hidden size over dim.
-        qkv_bias: bias of the qkv projections.
-        drop_rate, attn_drop_rate: dropout rates.
-        drop_path_rate: stochastic depth, rising linearly to this value.
-        attn_impl: validated and kept for a uniform registry; both values run the same code.
-            The window attention is dense matmuls (nothing unfolded), the conv path a grouped
-            conv (docs/benchmarks.md).
-        mixer: "acmix", or "attention" for the plain Swin (window attention, no conv path).
+    The same arguments (documented there), the official state-dict names and initialisation
+    (trunc_normal_ std 0.02 on every Linear, zero biases, LayerNorm weight 1).
     """
 
     def __init__(self, img_size=224, patch_size: int = 4, in_chans: int = 3,
@@ -248,27 +214,37 @@ class ACmixSwin(nn.Module):
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 attn_impl: str = "fast", mixer: str = "acmix"):
+                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
+                 out_indices=None):
         super().__init__()
         self.attn_impl = check_attn_impl(attn_impl)
         self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
-        self.num_classes = num_classes
+        returned = features_only_stages(features_only, out_indices, len(depths))
+        self.features_only = features_only
+        self.num_classes = 0 if features_only else check_num_classes(num_classes)
         self.num_layers = len(depths)
+        built = self.num_layers if returned is None else returned[-1] + 1
         self.num_features = int(embed_dim * 2 ** (self.num_layers - 1))
         self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
         self.pos_drop = nn.Dropout(p=drop_rate)
         dpr = [x.item() for x in torch.linspace(0, drop_path_rate, sum(depths))]
         self.layers = nn.ModuleList()
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+        for i, (depth, heads) in enumerate(zip(depths[:built], num_heads)):
             start = sum(depths[:i])
             self.layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                dpr[start:start + depth], downsample=i < self.num_layers - 1, mixer=mixer))
-        self.norm = nn.LayerNorm(self.num_features, eps=1e-5)
+                dpr[start:start + depth], downsample=i < built - 1, mixer=mixer))
+        self.feature_info = FeatureInfo(stage_dicts(
+            [embed_dim * 2 ** i for i in range(self.num_layers)],
+            [patch_size * 2 ** i for i in range(self.num_layers)],
+            [f"layers.{i}.blocks.{depths[i] - 1}" for i in range(self.num_layers)]),
+            returned or range(self.num_layers))
+        self.out_indices = self.feature_info.out_indices
+        self.norm = nn.Identity() if features_only else nn.LayerNorm(self.num_features, eps=1e-5)
         self.avgpool = nn.AdaptiveAvgPool1d(1)
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = self._classifier(self.num_classes)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -284,28 +260,62 @@ class ACmixSwin(nn.Module):
     def no_weight_decay_keywords(self):
         return {"relative_position_bias_table"}
 
+    def _classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    @property
+    def pruned_prefixes(self) -> Tuple[str, ...]:
+        """State-dict prefixes (torch names) of the full model that this one does not build."""
+        built = len(self.layers)
+        return pruned_prefixes([f"layers.{i}" for i in range(self.num_layers)], built, "head",
+                               self.num_classes, [f"layers.{built - 1}.downsample"],
+                               self.features_only, ["norm"])
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """timm's; as ``ms_acmix.swin.ACmixSwin.reset_classifier``."""
+        if self.features_only:
+            raise ValueError("reset_classifier: a features_only model has no classifier")
+        self.num_classes = check_num_classes(num_classes)
+        self.head = self._classifier(num_classes)
+        self.head.apply(self._init_weights)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pos_drop(self.patch_embed(x))
         for layer in self.layers:
             x = layer(x)
         return self.norm(x)
 
+    def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False,
+                              stop_early: bool = False, output_fmt: str = "NCHW",
+                              intermediates_only: bool = False):
+        """timm's; as ``ms_acmix.swin.ACmixSwin.forward_intermediates``."""
+        take, last = intermediates_plan(indices, self.num_layers, len(self.layers), norm,
+                                        self.features_only, stop_early, intermediates_only,
+                                        output_fmt)
+        x = self.pos_drop(self.patch_embed(x))
+        intermediates = []
+        for i, layer in enumerate(self.layers[:last + 1]):
+            for blk in layer.blocks:
+                x = blk(x)
+            if i in take:
+                y = self.norm(x) if norm and i == self.num_layers - 1 else x
+                h, w = layer.input_resolution
+                intermediates.append(y.reshape(y.shape[0], h, w, -1).permute(0, 3, 1, 2)
+                                     .contiguous())
+            if i < last:
+                x = layer.downsample(x)
+        if intermediates_only:
+            return intermediates
+        return self.norm(x), intermediates
+
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.avgpool(x.transpose(1, 2)), 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
+        if self.features_only:
+            return self.forward_intermediates(x, self.out_indices, stop_early=True,
+                                              intermediates_only=True)
         return self.forward_head(self.forward_features(x))
-
-
-def _create(name: str, **kwargs) -> ACmixSwin:
-    return ACmixSwin(**{**SWIN_CONFIGS[name], **kwargs})
-
-
-@registry.register
-def acmix_swin_tiny(**kwargs) -> ACmixSwin:
-    return _create("acmix_swin_tiny", **kwargs)
-
-
-@registry.register
-def acmix_swin_small(**kwargs) -> ACmixSwin:
-    return _create("acmix_swin_small", **kwargs)

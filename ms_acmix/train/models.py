@@ -7,12 +7,14 @@ import ms_acmix
 
 
 def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
-    """Keyword arguments of create_model: the config's, plus classes, channels and (Swin) size."""
+    """Keyword arguments of create_model: the config's, plus classes, channels and the image size
+    where the model fixes it at construction."""
     kwargs = dict(cfg["model"]["kwargs"])
     kwargs["num_classes"] = num_classes
     kwargs.setdefault("in_chans", cfg["data"]["in_chans"])
-    if "swin" in cfg["model"]["name"]:
-        kwargs.setdefault("img_size", cfg["data"]["img_size"])
+    size_kwarg = ms_acmix.model_info(cfg["model"]["name"]).input_size_kwarg
+    if size_kwarg is not None:
+        kwargs.setdefault(size_kwarg, cfg["data"]["img_size"])
     return kwargs
 
 

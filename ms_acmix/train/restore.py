@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import mindspore as ms
 from mindspore import nn
 
+import ms_acmix
+
 from . import config as cfgmod
 from .models import build_model
 
@@ -39,7 +41,8 @@ def model_from_checkpoint(ckpt_path: str, cfg: cfgmod.Config, num_classes: int) 
     if not os.path.isfile(ckpt_path):
         raise ValueError(f"--ckpt {ckpt_path!r} does not exist")
     model = build_model(cfg, num_classes)
-    params = ms.load_checkpoint(ckpt_path)
+    params = {k: v for k, v in ms.load_checkpoint(ckpt_path).items()
+              if not k.startswith("ema.")}  # the run's EMA copy (train.ema_decay): not the model
     not_loaded, unused = ms.load_param_into_net(model, params, strict_load=True)
     if not_loaded or unused:
         raise ValueError(f"--ckpt {ckpt_path!r} does not fit {cfg['model']['name']}: missing "
@@ -53,9 +56,9 @@ def infer_num_classes(ckpt_path: str, cfg: cfgmod.Config) -> int:
     if cfg["model"]["num_classes"]:
         return cfg["model"]["num_classes"]
     params = ms.load_checkpoint(ckpt_path)
-    for name in ("fc.weight", "head.weight"):
-        if name in params:
-            return int(params[name].shape[0])
+    for prefix in ms_acmix.model_info(cfg["model"]["name"]).classifier:
+        if f"{prefix}.weight" in params:
+            return int(params[f"{prefix}.weight"].shape[0])
     raise ValueError(f"{ckpt_path!r}: cannot tell the number of classes; set model.num_classes")
 
 
