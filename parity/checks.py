@@ -1,41 +1,76 @@
-"""The checks every parity test runs: each compares MindSpore float32 against PyTorch float64,
-bounded by PyTorch float32's own error, records the result and, on failure, saves the inputs and
-names the first diverging layer."""
+"""The checks every parity test runs: each compares MindSpore float32 against PyTorch float64
+under the reference error model (acmix_common.tolerance), records the result and, on failure,
+saves the inputs and names the first diverging layer."""
 import copy
-from typing import Dict
+from typing import Callable, Dict, Optional, Union
 
 import numpy as np
 import torch
 from mindspore import Tensor
 
 from acmix_common.name_map import ms_to_torch
+from acmix_common.tolerance import Comparison, compare_to_reference
 from ms_acmix.exportable import use_exportable_ops
 
+from . import device
 from .localize import first_divergence
 from .report import record, save_failure
 from .strategies import ModelConfig
-from .tolerance import Comparison, compare_to_reference
-from .twins import (build, draw_cotangent, draw_input, ms_forward, ms_grads, torch_forward,
-                    torch_grads)
+from .twins import (build, draw_cotangent, draw_input, features_computation, forward_computation,
+                    grads_computation, ms_features, ms_forward, ms_grads, reference)
 
 
-def _fail(check: str, config, failures: Dict[str, Comparison], where: str = "",
-          **arrays: np.ndarray) -> None:
+class ParityFailure(AssertionError):
+    """A check's verdict against MindSpore; ``results`` holds the failing comparisons."""
+
+    def __init__(self, message: str, results: Dict[str, Comparison]):
+        super().__init__(message)
+        self.results = results
+
+    @property
+    def worst_ratio(self) -> float:
+        return max(r.ratio for r in self.results.values())
+
+
+def against(actual: Dict[str, np.ndarray], ref64: Dict[str, np.ndarray],
+            noise: Dict[str, float], context: Union[None, float, Dict[str, float]] = None,
+            kind: str = "forward") -> Dict[str, Comparison]:
+    """Each MindSpore result against its float64 reference, bounded by its measured noise
+    (``kind``: 'forward' or 'grad', acmix_common.tolerance.NOISE_MULTIPLE). ``context``: the
+    check's scale (one for all, or per result); None: each result's own."""
+    if set(actual) != set(ref64):
+        raise AssertionError(f"results differ in name: torch-only "
+                             f"{sorted(set(ref64) - set(actual))}, MindSpore-only "
+                             f"{sorted(set(actual) - set(ref64))}")
+    scales = context if isinstance(context, dict) else dict.fromkeys(ref64, context)
+    return {name: compare_to_reference(actual[name], ref64[name], noise[name], scales[name],
+                                       device.arithmetic(), kind) for name in ref64}
+
+
+def verdict(check: str, config, results: Dict[str, Comparison], arrays: Dict[str, np.ndarray],
+            where: Optional[Callable[[], str]] = None) -> Dict[str, Comparison]:
+    """Record the check's worst comparison; on any failure save ``arrays`` and raise."""
+    record(check, config, max(results.values(), key=lambda r: r.ratio))
+    failures = {name: r for name, r in results.items() if not r.ok}
+    if not failures:
+        return results
     path = save_failure(check, config, **arrays)
     lines = [f"{check}: MindSpore differs from PyTorch for {config}"]
     lines += [f"  {name}: {result}" for name, result in failures.items()]
-    if where:
-        lines.append(f"  first diverging layer: {where}")
+    if where is not None:
+        lines.append(f"  first diverging layer: {where()}")
     lines.append(f"  inputs saved to {path}")
-    raise AssertionError("\n".join(lines))
+    raise ParityFailure("\n".join(lines), failures)
 
 
-def _where(t_model, m_model, x) -> str:
-    found = first_divergence(t_model, m_model, x)
-    if found is None:
-        return "none of the paired layers (the difference is in the composition)"
-    name, shape, result = found
-    return f"{name} output {shape}: {result}"
+def _where(t_model, m_model, x, seed: int) -> Callable[[], str]:
+    def locate() -> str:
+        found = first_divergence(t_model, m_model, x, seed)
+        if found is None:
+            return "none of the paired layers (the difference is in the composition)"
+        name, shape, result = found
+        return f"{name} output {shape}: {result}"
+    return locate
 
 
 def check_forward(config, graph: bool = False, exportable_ops: bool = False) -> Comparison:
@@ -46,14 +81,10 @@ def check_forward(config, graph: bool = False, exportable_ops: bool = False) -> 
     t_model, m_model = build(config)
     use_exportable_ops(m_model, exportable_ops)
     x = draw_input(config)
-    result = compare_to_reference(ms_forward(m_model, x, graph),
-                                  torch_forward(t_model, x, torch.float64),
-                                  torch_forward(t_model, x))
-    record(check, config, result)
-    if not result.ok:
-        where = _where(t_model, m_model, x) if isinstance(config, ModelConfig) else ""
-        _fail(check, config, {"output": result}, where, x=x)
-    return result
+    ref64, noise = reference(forward_computation, t_model, {"x": x}, config.seed)
+    results = against({"output": ms_forward(m_model, x, graph)}, ref64, noise)
+    where = _where(t_model, m_model, x, config.seed) if isinstance(config, ModelConfig) else None
+    return verdict(check, config, results, dict(x=x), where)["output"]
 
 
 def check_gradients(config, graph: bool = False) -> Dict[str, Comparison]:
@@ -61,55 +92,46 @@ def check_gradients(config, graph: bool = False) -> Dict[str, Comparison]:
     t_model, m_model = build(config)
     x = draw_input(config)
     cotangent = draw_cotangent(t_model, x, config.seed + 1)
-    ref64 = torch_grads(t_model, x, cotangent, torch.float64)
-    ref32 = torch_grads(t_model, x, cotangent)
-    actual = ms_grads(m_model, x, cotangent, graph)
-    if set(actual) != set(ref64):
-        raise AssertionError(f"{check}: gradients of different parameters: torch-only "
-                             f"{sorted(set(ref64) - set(actual))}, MindSpore-only "
-                             f"{sorted(set(actual) - set(ref64))}")
+    inputs = dict(x=x, cotangent=cotangent)
+    ref64, noise = reference(grads_computation, t_model, inputs, config.seed)
     context = max(float(np.abs(g).max()) for g in ref64.values())
-    results = {name: compare_to_reference(actual[name], ref64[name], ref32[name], "float32",
-                                          "grad", context) for name in ref64}
-    worst = max(results.values(), key=lambda r: r.max_abs / max(r.bound, 1e-300))
-    record(check, config, worst)
-    failures = {name: r for name, r in results.items() if not r.ok}
-    if failures:
-        _fail(check, config, failures, x=x, cotangent=cotangent)
-    return results
+    results = against(ms_grads(m_model, x, cotangent, graph), ref64, noise, context, "grad")
+    return verdict(check, config, results, inputs)
+
+
+def check_features(config: ModelConfig, graph: bool = False) -> Dict[str, Comparison]:
+    """A features_only backbone (``config.kwargs`` carries features_only and out_indices): every
+    returned stage map, each under its own noise."""
+    check = "features GRAPH" if graph else "features"
+    t_model, m_model = build(config)
+    x = draw_input(config)
+    ref64, noise = reference(features_computation, t_model, {"x": x}, config.seed)
+    return verdict(check, config, against(ms_features(m_model, x, graph), ref64, noise),
+                   dict(x=x))
+
+
+def _train_computation(model, inputs, dtype) -> Dict[str, np.ndarray]:
+    """Train-mode outputs (batch statistics) and the running statistics after one forward."""
+    model = copy.deepcopy(model).to(dtype).train()
+    with torch.no_grad():
+        out = model(torch.from_numpy(inputs["x"]).to(dtype)).double().numpy()
+    stats = {n: b.double().numpy() for n, b in model.named_buffers()
+             if n.endswith(("running_mean", "running_var"))}
+    return {"output": out, **stats}
 
 
 def check_train_forward(config: ModelConfig) -> Dict[str, Comparison]:
     """Train mode: outputs (batch statistics) and the running statistics after one forward."""
-    results = {}
-    refs = {}
     t_model, m_model = build(config)
     # Batch statistics need more than one value per channel, also at a 1x1 last stage.
     x = draw_input(config, (max(2, config.input_shape[0]),) + tuple(config.input_shape[1:]))
-    for dtype in (torch.float64, torch.float32):
-        model = copy.deepcopy(t_model).to(dtype).train()
-        with torch.no_grad():
-            out = model(torch.from_numpy(x).to(dtype)).double().numpy()
-        stats = {n: b.double().numpy() for n, b in model.named_buffers()
-                 if n.endswith(("running_mean", "running_var"))}
-        refs[dtype] = (out, stats)
+    ref64, noise = reference(_train_computation, t_model, {"x": x}, config.seed)
     m_model.set_train(True)
-    out = m_model(Tensor(x)).asnumpy().astype(np.float64)
-    m_stats = {ms_to_torch(n): p.asnumpy().astype(np.float64)
-               for n, p in m_model.parameters_and_names()
-               if n.endswith(("moving_mean", "moving_variance"))}
-    (out64, stats64), (out32, stats32) = refs[torch.float64], refs[torch.float32]
-    if set(m_stats) != set(stats64):
-        raise AssertionError(f"train: running statistics differ in name: "
-                             f"{sorted(set(m_stats) ^ set(stats64))[:5]}")
-    results["output"] = compare_to_reference(out, out64, out32)
-    for name in stats64:
-        results[name] = compare_to_reference(m_stats[name], stats64[name], stats32[name])
-    record("train forward", config, max(results.values(), key=lambda r: r.max_abs / r.bound))
-    failures = {name: r for name, r in results.items() if not r.ok}
-    if failures:
-        _fail("train forward", config, failures, x=x)
-    return results
+    actual = {"output": m_model(Tensor(x)).asnumpy().astype(np.float64)}
+    actual.update({ms_to_torch(n): p.asnumpy().astype(np.float64)
+                   for n, p in m_model.parameters_and_names()
+                   if n.endswith(("moving_mean", "moving_variance"))})
+    return verdict("train forward", config, against(actual, ref64, noise), dict(x=x))
 
 
 def check_checkpoint_roundtrip(config: ModelConfig, workdir: str) -> Comparison:
@@ -134,11 +156,9 @@ def check_checkpoint_roundtrip(config: ModelConfig, workdir: str) -> Comparison:
         raise AssertionError(f"checkpoint: not loaded {not_loaded[:5]}, unused {unused[:5]}")
     m_model.set_train(False)
     x = draw_input(config)
-    result = compare_to_reference(ms_forward(m_model, x), torch_forward(t_model, x, torch.float64),
-                                  torch_forward(t_model, x))
-    record("checkpoint torch2ms", config, result)
-    if not result.ok:
-        _fail("checkpoint torch2ms", config, {"output": result}, x=x)
+    ref64, noise = reference(forward_computation, t_model, {"x": x}, config.seed)
+    result = verdict("checkpoint torch2ms", config,
+                     against({"output": ms_forward(m_model, x)}, ref64, noise), dict(x=x))
     convert(Options("ms2torch", ckpt, back, config.name, dict(config.kwargs), force=True))
     restored = torch_ref.create_model(config.name, **config.kwargs)
     restored.load_state_dict(torch.load(back, weights_only=True), strict=True)
@@ -148,84 +168,18 @@ def check_checkpoint_roundtrip(config: ModelConfig, workdir: str) -> Comparison:
     if changed:
         raise AssertionError(f"checkpoint ms2torch: not bit-exact after the round trip: "
                              f"{changed[:5]}")
-    return result
-
-
-OPTIMIZERS = {
-    "sgd": dict(name="sgd", momentum=0.9, nesterov=False, weight_decay=1e-4, no_decay_1d=False,
-                no_decay_keywords=[], betas=[0.9, 0.999], eps=1e-8),
-    "adamw": dict(name="adamw", momentum=0.9, nesterov=False, weight_decay=0.05,
-                  no_decay_1d=True, no_decay_keywords=["relative_position_bias_table"],
-                  betas=[0.9, 0.999], eps=1e-8),
-}
-
-
-def _torch_optimizer(model: torch.nn.Module, opt: dict, lr: float, ms_decay: Dict[str, float]):
-    groups: Dict[float, list] = {}
-    for name, p in model.named_parameters():
-        groups.setdefault(ms_decay[name], []).append(p)
-    param_groups = [{"params": ps, "weight_decay": wd} for wd, ps in groups.items()]
-    if opt["name"] == "adamw":
-        return torch.optim.AdamW(param_groups, lr=lr, betas=tuple(opt["betas"]), eps=opt["eps"])
-    return torch.optim.SGD(param_groups, lr=lr, momentum=opt["momentum"],
-                           nesterov=opt["nesterov"])
-
-
-def check_optimizer_steps(config, optimizer: str, steps: int = 2, lr: float = 0.05):
-    """``steps`` steps of the training script's optimiser (ms_acmix.train.optim, with its
-    weight-decay groups over the model's parameters) against torch.optim, fed the same
-    gradients: the update rule alone. (Gradients have their own check; feeding each framework
-    its own would let Adam's elementwise normalisation amplify gradient roundoff.)"""
-    from ms_acmix.train.optim import build_optimizer, param_groups
-
-    opt = OPTIMIZERS[optimizer]
-    t_model, m_model = build(config)
-    x = draw_input(config)
-    cotangent = draw_cotangent(t_model, x, config.seed + 2)
-    grads = torch_grads(t_model, x, cotangent)  # float32, fed to every optimiser
-    ms_decay = {ms_to_torch(p.name): float(g["weight_decay"])
-                for g in param_groups(m_model, opt) for p in g["params"]}
-    m_opt = build_optimizer(m_model, opt, np.full(steps, lr, np.float32))
-    m_grads = tuple(Tensor(grads[ms_to_torch(p.name)].astype(np.float32))
-                    for p in m_opt.parameters)
-    for _ in range(steps):
-        m_opt(m_grads)
-    refs = {}
-    for dtype in (torch.float64, torch.float32):
-        model = copy.deepcopy(t_model).to(dtype)
-        t_opt = _torch_optimizer(model, opt, lr, ms_decay)
-        for _ in range(steps):
-            for name, p in model.named_parameters():
-                p.grad = torch.from_numpy(grads[name]).to(dtype)
-            t_opt.step()
-        refs[dtype] = {n: p.detach().double().numpy() for n, p in model.named_parameters()}
-    before = {n: p.detach().double().numpy() for n, p in t_model.named_parameters()}
-    actual = {ms_to_torch(p.name): p.asnumpy().astype(np.float64) for p in m_opt.parameters}
-    # Compare the updates, not the parameters: the question is whether the step was taken right,
-    # and its scale is lr-sized, not the parameter's.
-    results = {n: compare_to_reference(actual[n] - before[n], refs[torch.float64][n] - before[n],
-                                       refs[torch.float32][n] - before[n], "float32", "grad")
-               for n in refs[torch.float64]}
-    check = f"{optimizer} steps"
-    record(check, config, max(results.values(), key=lambda r: r.max_abs / r.bound))
-    failures = {n: r for n, r in results.items() if not r.ok}
-    if failures:
-        _fail(check, config, failures, x=x, cotangent=cotangent)
-    return results
+    return result["output"]
 
 
 def check_onnx(config) -> Dict[str, Comparison]:
     """Four witnesses against PyTorch float64: MindSpore, and both frameworks' ONNX exports run in
-    onnxruntime, each bounded by PyTorch float32's own error."""
+    onnxruntime, each under the bound of the PyTorch output's float32 noise."""
     from .onnx_twins import onnx_outputs
     t_model, m_model = build(config)
     x = draw_input(config)
-    ref64 = torch_forward(t_model, x, torch.float64)
-    ref32 = torch_forward(t_model, x)
+    ref64, noise = reference(forward_computation, t_model, {"x": x}, config.seed)
     witnesses = {"MindSpore": ms_forward(m_model, x), **onnx_outputs(t_model, m_model, x)}
-    results = {name: compare_to_reference(out, ref64, ref32) for name, out in witnesses.items()}
-    record("onnx", config, max(results.values(), key=lambda r: r.max_abs / max(r.bound, 1e-300)))
-    failures = {name: r for name, r in results.items() if not r.ok}
-    if failures:
-        _fail("onnx", config, failures, x=x)
-    return results
+    results = {name: compare_to_reference(out, ref64["output"], noise["output"],
+                                          arithmetic=device.arithmetic())
+               for name, out in witnesses.items()}
+    return verdict("onnx", config, results, dict(x=x))

@@ -5,19 +5,28 @@ import numpy as np
 import torch
 from mindspore import Tensor
 
-from .tolerance import Comparison, compare_to_reference
+from acmix_common.tolerance import Comparison, compare_to_reference
+
+from . import device
+from .twins import reference
 
 
-def _torch_outputs(model: torch.nn.Module, x: np.ndarray, dtype) -> List[Tuple[str, np.ndarray]]:
-    seen: List[Tuple[str, np.ndarray]] = []
-    hooks = [m.register_forward_hook(
-        lambda _m, _i, out, name=name: seen.append((name, out.detach().double().numpy()))
-        if isinstance(out, torch.Tensor) else None)
-        for name, m in model.named_modules() if name]
+def _torch_outputs(model: torch.nn.Module, inputs, dtype) -> Dict[str, np.ndarray]:
+    """Every named module's tensor output, keyed 'name#call' in execution order."""
+    seen: Dict[str, np.ndarray] = {}
+    calls: Dict[str, int] = {}
+
+    def hook(_m, _i, out, name):
+        if isinstance(out, torch.Tensor):
+            calls[name] = calls.get(name, -1) + 1
+            seen[f"{name}#{calls[name]}"] = out.detach().double().numpy()
+
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name))
+             for name, m in model.named_modules() if name]
     model.to(dtype)
     try:
         with torch.no_grad():
-            model(torch.from_numpy(x).to(dtype))
+            model(torch.from_numpy(inputs["x"]).to(dtype))
     finally:
         for h in hooks:
             h.remove()
@@ -39,20 +48,19 @@ def _ms_outputs(model, x: np.ndarray) -> Dict[str, List[np.ndarray]]:
     return seen
 
 
-def first_divergence(t_model, m_model, x: np.ndarray,
-                     kind: str = "forward") -> Optional[Tuple[str, tuple, Comparison]]:
+def first_divergence(t_model, m_model, x: np.ndarray, seed: int = 0
+                     ) -> Optional[Tuple[str, tuple, Comparison]]:
     """(name, shape, comparison) of the first torch module, in execution order, whose output
     MindSpore does not reproduce; None when every paired output agrees."""
-    ref64 = _torch_outputs(t_model, x, torch.float64)
-    ref32 = _torch_outputs(t_model, x, torch.float32)
+    ref64, noise = reference(_torch_outputs, t_model, {"x": x}, seed)
     ms_out = _ms_outputs(m_model, x)
-    calls: Dict[str, int] = {}
-    for (name, expected), (_, torch32) in zip(ref64, ref32):
-        index = calls[name] = calls.get(name, -1) + 1
+    for key, expected in ref64.items():  # insertion order is execution order
+        name, index = key.rsplit("#", 1)
         outputs = ms_out.get(name, [])
-        if index >= len(outputs) or outputs[index].shape != expected.shape:
+        if int(index) >= len(outputs) or outputs[int(index)].shape != expected.shape:
             continue
-        result = compare_to_reference(outputs[index], expected, torch32, "float32", kind)
+        result = compare_to_reference(outputs[int(index)], expected, noise[key],
+                                      arithmetic=device.arithmetic())
         if not result.ok:
             return name, expected.shape, result
     return None

@@ -1,5 +1,5 @@
-"""Records of every comparison the harness makes, the optional Markdown report, and the
-inputs of a failing case saved for replay."""
+"""Records of every comparison the harness makes, the teeth's detection margins, the optional
+Markdown report, and the inputs of a failing case saved for replay."""
 import json
 import os
 from typing import Dict, List
@@ -7,9 +7,11 @@ from typing import Dict, List
 import numpy as np
 
 from .strategies import describe
-from .tolerance import Comparison
+from acmix_common.tolerance import Comparison
 
 RECORDS: List[Dict] = []
+# bug -> the error/bound ratio of every draw that caught it (a ratio <= 1 would be a miss)
+TEETH: Dict[str, List[float]] = {}
 FAILURE_DIR = os.environ.get("ACMIX_PARITY_FAILURES", "parity-failures")
 
 
@@ -17,6 +19,17 @@ def record(check: str, config, result: Comparison) -> None:
     RECORDS.append(dict(check=check, config=describe(config), max_abs=result.max_abs,
                         max_rel=result.max_rel, cosine=result.cosine, bound=result.bound,
                         ok=result.ok))
+
+
+def record_catch(bug: str, ratio: float) -> None:
+    TEETH.setdefault(bug, []).append(ratio)
+
+
+def teeth_lines() -> List[str]:
+    """One line per injected bug: the weakest and strongest catch over its draws."""
+    width = max((len(b) for b in TEETH), default=0)
+    return [f"{bug:{width}}  weakest {min(r):10.3g}x  strongest {max(r):10.3g}x  ({len(r)} draws)"
+            for bug, r in sorted(TEETH.items(), key=lambda item: min(item[1]))]
 
 
 def save_failure(check: str, config, **arrays: np.ndarray) -> str:
@@ -39,7 +52,13 @@ def write_markdown(path: str) -> None:
         config = ", ".join(f"{k}={v}" for k, v in r["config"].items())
         lines.append(f"| {r['check']} | {config} | {r['max_abs']:.2e} | {r['max_rel']:.2e} | "
                      f"{r['bound']:.2e} | {'pass' if r['ok'] else 'FAIL'} |")
+    teeth = ["| injected bug | weakest catch | strongest catch | draws |", "|---|---|---|---|"]
+    teeth += [f"| {bug} | {min(r):.3g}x | {max(r):.3g}x | {len(r)} |"
+              for bug, r in sorted(TEETH.items(), key=lambda item: min(item[1]))]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write("# Parity report\n\n" + "\n".join(lines) + "\n")
+        if TEETH:
+            f.write("\n## Teeth: detection margins (error / bound over the draws that catch "
+                    "each bug)\n\n" + "\n".join(teeth) + "\n")
     os.replace(tmp, path)

@@ -1,8 +1,9 @@
 """Gradients with respect to the input and every parameter, paired by the name map."""
-from hypothesis import given
+from hypothesis import example, given
 
 from parity.budget import examples
 from parity.checks import check_gradients
+from parity.fixed_configs import SWIN_BLOCK_REGRESSIONS
 from parity.strategies import acmix_configs, model_configs, swin_block_configs
 
 
@@ -14,6 +15,8 @@ def test_acmix_module(config):
 
 @examples(8)
 @given(swin_block_configs())
+@example(SWIN_BLOCK_REGRESSIONS[0])
+@example(SWIN_BLOCK_REGRESSIONS[1])
 def test_swin_block(config):
     check_gradients(config)
 

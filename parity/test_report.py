@@ -8,7 +8,7 @@ import pytest
 from parity import report
 from parity.checks import check_forward
 from parity.fixed_configs import ACMIX
-from parity.tolerance import Comparison
+from acmix_common.tolerance import Comparison
 
 
 def test_markdown_report_rows(tmp_path, monkeypatch):

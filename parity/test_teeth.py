@@ -1,5 +1,6 @@
 """The harness has teeth: each classic porting bug, injected into the MindSpore side (or the
-converter), is caught by the normal checks the property tests run."""
+converter), is caught by the normal checks the property tests run. Each catch records its
+detection margin (worst error over bound), printed at the end of the run and in the report."""
 import dataclasses
 import tempfile
 
@@ -14,34 +15,71 @@ import ms_acmix.local_attention
 import ms_acmix.shift_conv
 import ms_acmix.resnet
 import ms_acmix.swin
-from parity.checks import (check_checkpoint_roundtrip, check_forward, check_gradients,
-                           check_train_forward)
+from parity import budget
+from parity.checks import (ParityFailure, check_checkpoint_roundtrip, check_features,
+                           check_forward, check_gradients, check_train_forward)
 from parity.fixed_configs import ACMIX, RESNET, SWIN, SWIN_BLOCKS
+from parity.strategies import (acmix_configs, feature_configs, model_configs,
+                               swin_block_configs)
+from parity.report import record_catch
 
 ACMIX_UNFOLD = [dataclasses.replace(c, ms_attn_impl="unfold") for c in ACMIX]
+# Draws for the sweeps beyond the ci profile, restricted to where each bug lives.
+FAST_DRAWS = acmix_configs().map(lambda c: dataclasses.replace(c, ms_attn_impl="fast"))
+UNFOLD_DRAWS = acmix_configs().map(lambda c: dataclasses.replace(c, ms_attn_impl="unfold"))
+# ShiftConv runs the conv path at stride 1; a one-tap kernel has nothing to flip.
+SHIFT_CONV_DRAWS = FAST_DRAWS.map(lambda c: dataclasses.replace(c, stride=1)).filter(
+    lambda c: c.k_conv > 1)
+# The two channel orders coincide with one head or one channel a head.
+CHANNEL_ORDER_DRAWS = acmix_configs().filter(lambda c: c.head > 1 and c.out_planes > c.head)
+SWIN_MODELS = model_configs(names=["acmix_swin_tiny"])
+RESNET_MODELS = model_configs(names=["acmix_resnet26"])
+SWIN_FEATURES = dataclasses.replace(SWIN, kwargs={**SWIN.kwargs, "features_only": True,
+                                                  "out_indices": (0, 1)})
 
-def _caught(check, configs):
+
+def _margin(error: AssertionError) -> float:
+    """Worst error over bound; inf when the parameter sets no longer pair up (caught before any
+    number is compared)."""
+    return error.worst_ratio if isinstance(error, ParityFailure) else float("inf")
+
+
+def caught(bug: str, check, configs, drawn=None) -> None:
+    """Every fixed config's check must fail. Beyond the ci profile, ``drawn`` (a strategy) adds
+    draws: a draw on which the bug changes nothing passes, but at least one must catch it. Each
+    catch records its margin for the report."""
     for config in configs:
-        with pytest.raises(AssertionError):
+        with pytest.raises(AssertionError) as failure:
             check(config)
+        record_catch(bug, _margin(failure.value))
+    if drawn is None or budget.scale() == 1:
+        return
+    catches = 0
+    for config in budget.draws(drawn, budget.scale()):
+        try:
+            check(config)
+        except AssertionError as failure:
+            catches += 1
+            record_catch(bug, _margin(failure))
+    assert catches, f"{bug}: no draw of {budget.scale()} caught it"
 
 
 def test_tanh_gelu(monkeypatch):
     monkeypatch.setattr(ms_acmix.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
-    _caught(check_forward, [SWIN])
+    caught("tanh GELU", check_forward, [SWIN], SWIN_MODELS)
 
 
 def test_layer_norm_epsilon_1e_7(monkeypatch):
     monkeypatch.setattr(ms_acmix.swin, "layer_norm", lambda dim, eps=1e-5: nn.LayerNorm(
         (dim,), begin_norm_axis=-1, begin_params_axis=-1, epsilon=1e-7))
-    _caught(check_forward, SWIN_BLOCKS + [SWIN])
+    caught("LayerNorm epsilon 1e-7", check_forward, SWIN_BLOCKS + [SWIN], swin_block_configs())
 
 
 def test_batch_norm_momentum_not_translated(monkeypatch):
     monkeypatch.setattr(ms_acmix.resnet, "batch_norm2d", lambda n, eps=1e-5, torch_momentum=0.1:
                         nn.BatchNorm2d(n, eps=eps, momentum=torch_momentum))
     check_forward(RESNET)  # eval mode uses the moving statistics only: no difference there
-    _caught(check_train_forward, [RESNET])
+    caught("BatchNorm momentum not translated", check_train_forward, [RESNET], RESNET_MODELS)
 
 
 def test_zero_dep_conv_bias_kept(monkeypatch):
@@ -55,7 +93,7 @@ def test_zero_dep_conv_bias_kept(monkeypatch):
         return conv
 
     monkeypatch.setattr(ms_acmix.acmix, "conv2d", conv2d_keeping_bias)
-    _caught(check_gradients, ACMIX)
+    caught("zero dep_conv bias kept", check_gradients, ACMIX, acmix_configs())
 
 
 def test_zero_padding_instead_of_reflection(monkeypatch):
@@ -68,7 +106,7 @@ def test_zero_padding_instead_of_reflection(monkeypatch):
         return cols.reshape(t.shape[0], self.head_dim, self.k_att ** 2, h_out, w_out)
 
     monkeypatch.setattr(ms_acmix.ACmix, "_unfold", unfold_zero_padded)
-    _caught(check_forward, ACMIX_UNFOLD)
+    caught("zero padding instead of reflection", check_forward, ACMIX_UNFOLD, UNFOLD_DRAWS)
 
 
 def test_fast_attention_window_off_by_one(monkeypatch):
@@ -79,7 +117,7 @@ def test_fast_attention_window_off_by_one(monkeypatch):
         return ms_acmix.local_attention.Tensor(np.roll(mask, 1, axis=1))
 
     monkeypatch.setattr(ms_acmix.local_attention, "window_mask", shifted_mask)
-    _caught(check_forward, ACMIX)
+    caught("fast attention window off by one", check_forward, ACMIX, FAST_DRAWS)
 
 
 def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
@@ -87,14 +125,16 @@ def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
         return ops.pad(x, (pad,) * 4, mode="constant", value=0.0)
 
     monkeypatch.setattr(ms_acmix.acmix.exportable, "reflect_pad", zero_pad)
-    _caught(check_forward, ACMIX)
+    caught("fast attention zero padding instead of reflection", check_forward, ACMIX,
+           FAST_DRAWS)
 
 
 def test_shift_conv_backward_taps_not_flipped(monkeypatch):
     original = ms_acmix.shift_conv.tap_indices
     monkeypatch.setattr(ms_acmix.shift_conv, "tap_indices",
                         lambda h, w, k, flip: original(h, w, k, 0))
-    _caught(check_gradients, [ACMIX[0]])  # stride 1: the conv path runs through ShiftConv
+    # stride 1: the conv path runs through ShiftConv
+    caught("ShiftConv backward taps not flipped", check_gradients, [ACMIX[0]], SHIFT_CONV_DRAWS)
 
 
 def test_fast_attention_softmax_backward_without_row_sum(monkeypatch):
@@ -104,7 +144,8 @@ def test_fast_attention_softmax_backward_without_row_sum(monkeypatch):
 
     original = ms_acmix.local_attention.LocalAttention.bprop
     monkeypatch.setattr(ms_acmix.local_attention.LocalAttention, "bprop", bprop_no_row_sum)
-    _caught(check_gradients, ACMIX)
+    caught("fast attention softmax backward without row sum", check_gradients, ACMIX,
+           FAST_DRAWS)
 
 
 def test_conv_path_channel_order_swapped(monkeypatch):
@@ -115,7 +156,20 @@ def test_conv_path_channel_order_swapped(monkeypatch):
         return self.dep_conv(f_all.reshape(b, -1, h, w))  # (k^2, head_dim), not transposed
 
     monkeypatch.setattr(ms_acmix.ACmix, "forward_conv", forward_conv_head_major)
-    _caught(check_forward, ACMIX)
+    caught("conv path channel order swapped", check_forward, ACMIX, CHANNEL_ORDER_DRAWS)
+
+
+def test_swin_stage_maps_reshaped_instead_of_transposed(monkeypatch):
+    """(B, H*W, C) tokens to an NCHW map by a reshape: the right shape, the wrong layout."""
+    original = ms_acmix.swin.ACmixSwin.forward_intermediates
+
+    def reshaped(self, *args, **kwargs):
+        maps = original(self, *args, **kwargs)
+        return [ops.transpose(m, (0, 2, 3, 1)).reshape(m.shape) for m in maps]
+
+    monkeypatch.setattr(ms_acmix.swin.ACmixSwin, "forward_intermediates", reshaped)
+    caught("Swin stage maps reshaped to NCHW, not transposed", check_features, [SWIN_FEATURES],
+           feature_configs(names=["acmix_swin_tiny"]))
 
 
 def test_transposed_dense_weight_in_converter(monkeypatch):
@@ -128,7 +182,8 @@ def test_transposed_dense_weight_in_converter(monkeypatch):
 
     monkeypatch.setattr(ckpt_convert.plan, "_map", map_transposing_square_dense)
     with tempfile.TemporaryDirectory() as workdir:
-        _caught(lambda c: check_checkpoint_roundtrip(c, workdir), [SWIN])
+        caught("transposed Dense weight in the converter",
+               lambda c: check_checkpoint_roundtrip(c, workdir), [SWIN], SWIN_MODELS)
 
 
 def test_the_same_checks_pass_without_a_bug():

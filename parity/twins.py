@@ -1,4 +1,6 @@
-"""Build a PyTorch model and its MindSpore twin with the same drawn weights, and run them."""
+"""Build a PyTorch model and its MindSpore twin with the same drawn weights, run them, and measure
+the PyTorch side's float32 noise (acmix_common.tolerance: the reference error model)."""
+import copy
 from typing import Callable, Dict, Tuple
 
 import mindspore as ms
@@ -8,7 +10,8 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from acmix_common.name_map import ms_to_torch
+from acmix_common.name_map import REBUILT_BUFFER_LEAVES, ms_to_torch
+from acmix_common.tolerance import NOISE_SAMPLES, max_abs, nudge
 from ms_acmix.swin import SwinBlockACmix as MsSwinBlock
 from torch_ref.swin import SwinBlockACmix as TorchSwinBlock
 
@@ -99,3 +102,57 @@ def ms_grads(model: ms.nn.Cell, x: np.ndarray, cotangent: np.ndarray,
     grads.update({ms_to_torch(p.name): g.asnumpy().astype(np.float64)
                   for p, g in zip(params, g_params)})
     return grads
+
+
+# A torch computation the harness checks: (model, named float32 inputs, dtype) -> named results.
+Computation = Callable[[torch.nn.Module, Dict[str, np.ndarray], torch.dtype],
+                       Dict[str, np.ndarray]]
+
+
+def _nudged_model(model: torch.nn.Module, rng: np.random.Generator) -> torch.nn.Module:
+    """A copy with every float parameter and buffer moved by at most one ulp (the buffers a model
+    rebuilds from its configuration, such as the shifted-window mask, are architecture)."""
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, t in moved.state_dict().items():
+            if t.is_floating_point() and not name.endswith(REBUILT_BUFFER_LEAVES):
+                t.copy_(torch.from_numpy(nudge(t.detach().cpu().numpy(), rng)))
+    return moved
+
+
+def reference(compute: Computation, model: torch.nn.Module, inputs: Dict[str, np.ndarray],
+              seed: int) -> Tuple[Dict[str, np.ndarray], Dict[str, float]]:
+    """(float64 results, float32 noise of each result): the noise is the largest distance to
+    the float64 results over NOISE_SAMPLES float32 runs on nudged weights and inputs."""
+    ref64 = compute(model, inputs, torch.float64)
+    noise = dict.fromkeys(ref64, 0.0)
+    rng = np.random.default_rng([seed, 0x5EED])
+    for _ in range(NOISE_SAMPLES):
+        moved = _nudged_model(model, rng)
+        out = compute(moved, {k: nudge(v, rng) for k, v in inputs.items()}, torch.float32)
+        for key, value in out.items():
+            noise[key] = max(noise[key], max_abs(value - ref64[key]))
+    return ref64, noise
+
+
+def forward_computation(model, inputs, dtype) -> Dict[str, np.ndarray]:
+    return {"output": torch_forward(model, inputs["x"], dtype)}
+
+
+def grads_computation(model, inputs, dtype) -> Dict[str, np.ndarray]:
+    return torch_grads(model, inputs["x"], inputs["cotangent"], dtype)
+
+
+def features_computation(model, inputs, dtype) -> Dict[str, np.ndarray]:
+    """A features_only model's stage maps, keyed by stage index."""
+    model = model.to(dtype)
+    with torch.no_grad():
+        maps = model(torch.from_numpy(inputs["x"]).to(dtype))
+    model.float()
+    return {f"stage {i}": m.double().numpy() for i, m in zip(model.out_indices, maps)}
+
+
+def ms_features(model: ms.nn.Cell, x: np.ndarray, graph: bool = False) -> Dict[str, np.ndarray]:
+    fn: Callable = ms.jit(model.construct) if graph else model
+    return {f"stage {i}": m.asnumpy().astype(np.float64)
+            for i, m in zip(model.out_indices, fn(Tensor(x)))}

@@ -10,10 +10,12 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
+from acmix_common.tolerance import (UNIT_ROUNDOFF, assert_close, compare,
+                                    compare_to_reference)
 from parity.checks import check_forward, check_gradients
 from parity.strategies import AcmixConfig
-from parity.tolerance import UNIT_ROUNDOFF, assert_close, compare, compare_to_reference
-from parity.twins import build, draw_cotangent, draw_input, torch_forward, torch_grads
+from parity.twins import (build, draw_cotangent, draw_input, forward_computation,
+                          grads_computation, reference, torch_forward, torch_grads)
 from parity.weights import torch_to_ms
 
 from .numpy_acmix import acmix_forward
@@ -39,23 +41,23 @@ def _ids(configs):
 @pytest.mark.parametrize("config", FAST, ids=_ids(FAST))
 def test_torch_fast_float32_against_official_float64(config):
     """PyTorch fast float32 against the official formulation in float64, bounded (as for
-    MindSpore) by the official float32's own error."""
+    MindSpore) by the official formulation's float32 noise."""
     t_fast, _ = build(dataclasses.replace(config, torch_attn_impl="fast"))
     t_ref, _ = build(dataclasses.replace(config, torch_attn_impl="unfold"))
     x = draw_input(config)
-    result = compare_to_reference(torch_forward(t_fast, x), torch_forward(t_ref, x, torch.float64),
-                                  torch_forward(t_ref, x))
+    ref, noise = reference(forward_computation, t_ref, {"x": x}, config.seed)
+    result = compare_to_reference(torch_forward(t_fast, x), ref["output"], noise["output"])
     assert result.ok, f"forward: {result}"
     cotangent = draw_cotangent(t_ref, x, config.seed + 1)
-    ref64 = torch_grads(t_ref, x, cotangent, torch.float64)
-    ref32 = torch_grads(t_ref, x, cotangent)
+    ref64, noise = reference(grads_computation, t_ref, dict(x=x, cotangent=cotangent),
+                             config.seed)
     fast = torch_grads(t_fast, x, cotangent)
     fast64 = torch_grads(t_fast, x, cotangent, torch.float64)
     context = max(float(np.abs(g).max()) for g in ref64.values())
     assert set(fast) == set(ref64)
     for name in ref64:
-        result = compare_to_reference(fast[name], ref64[name], ref32[name], "float32", "grad",
-                                      context)
+        result = compare_to_reference(fast[name], ref64[name], noise[name], context,
+                                      kind="grad")
         assert result.ok, f"gradient of {name}: {result}"
         # float64 against float64, the conv_p bias (zero by cancellation) at its context scale
         exact = compare(fast64[name], ref64[name], "float64", "forward")
