@@ -10,6 +10,13 @@ the calls need beyond the weights and inputs, allocator pools included.
     python scripts/benchmark.py                       # the full table (~1.5 h on 2 cores)
     python scripts/benchmark.py --quick               # small sizes, a few minutes
     python scripts/benchmark.py --only module --json  # ACmix module rows, as JSON
+    python scripts/benchmark.py --pipeline            # training-pipeline images/s (224 px)
+
+--pipeline measures the training input pipeline instead: decode + the recipe's transforms at
+224 px (Swin: RandomResizedCrop bicubic, flip, RandAugment, erasing; ResNet: crop bilinear,
+flip) on JPEGs cut from the bundled photos, images/s per worker process, for ms_acmix's
+mindspore.dataset pipeline at each --pipeline-workers count and for a plain PIL + NumPy loop in
+one process applying the same transforms.
 """
 import argparse
 import json
@@ -119,6 +126,8 @@ def _ms_case(case: dict):
 
 def run_case(case: dict) -> dict:
     """Time one case in this process (the --worker side)."""
+    if case.get("kind") == "pipeline":
+        return run_pipeline_case(case)
     step = (_torch_case if case["framework"] == "torch" else _ms_case)(case)
     baseline = _status_kib("VmRSS")
     start = time.perf_counter()
@@ -211,6 +220,59 @@ def table(rows: list) -> str:
     return "\n".join(lines)
 
 
+def run_pipeline_case(case: dict) -> dict:
+    """Median images/s over --repeats epochs of one pipeline case."""
+    from ms_acmix.train import throughput
+    samples = [(p, 0) for p in case["paths"]]
+    cfg = throughput.recipe_config(case["recipe"], case["workers"])
+    measure = throughput.measure_plain if case["impl"] == "plain" else throughput.measure_dataset
+    runs = [measure(samples, cfg) for _ in range(max(1, case["repeats"]))]
+    rate = statistics.median(r["images_per_s"] for r in runs)
+    cpu = [r["cpu_ms_per_image"] for r in runs if r["cpu_ms_per_image"] is not None]
+    return dict(case, paths=len(samples), images_per_s=rate,
+                per_worker=rate / case["workers"],
+                startup_s=statistics.median(r["startup_s"] for r in runs),
+                cpu_ms_per_image=statistics.median(cpu) if cpu else None)
+
+
+def pipeline_rows(args) -> list:
+    import tempfile
+    sys.path.insert(0, ROOT)
+    from ms_acmix.train.throughput import photo_folder
+    with tempfile.TemporaryDirectory() as root:
+        paths = [p for p, _ in photo_folder(root, args.pipeline_images)]
+        rows = []
+        for recipe in args.pipeline_recipes:
+            for impl, workers in [("plain", 1)] + [("mindspore.dataset", w)
+                                                   for w in args.pipeline_workers]:
+                case = dict(kind="pipeline", recipe=recipe, impl=impl, workers=workers,
+                            paths=paths, repeats=args.repeats, threads=1)
+                rows.append(spawn(case, args.timeout))
+                print(f"# {recipe} {impl} x{workers}: "
+                      f"{rows[-1].get('images_per_s', float('nan')):.1f} img/s "
+                      f"{rows[-1].get('error', '')}", file=sys.stderr, flush=True)
+    for r in rows:
+        plain = next((p for p in rows if p["recipe"] == r["recipe"] and p["impl"] == "plain"
+                      and "error" not in p), None)
+        if "error" not in r:
+            r["vs_plain"] = r["images_per_s"] / plain["images_per_s"] if plain else None
+    return rows
+
+
+def pipeline_table(rows: list) -> str:
+    lines = ["| recipe | pipeline | worker processes | images/s | per worker | start-up s "
+             "| x plain loop | CPU ms / image |", "|" + "---|" * 8]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['recipe']} | {r['impl']} | {r['workers']} | error: "
+                         f"{r['error'][:60]} | | | | |")
+            continue
+        lines.append(f"| {r['recipe']} | {r['impl']} | {r['workers']} | "
+                     f"{r['images_per_s']:.1f} | {r['per_worker']:.1f} | {r['startup_s']:.2f} | "
+                     f"{_fmt(r['vs_plain'], '.2f')} | {_fmt(r['cpu_ms_per_image'], '.2f')} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -229,8 +291,24 @@ def parse_args(argv=None):
                    "models at batch 1 (ResNet at 128 px, Swin-T at 224), 2 repeats, no warm-up")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per case (1800)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON, no table")
+    p.add_argument("--pipeline", action="store_true",
+                   help="measure the training input pipeline instead of the models")
+    p.add_argument("--pipeline-images", type=int, default=96,
+                   help="JPEGs per epoch of the pipeline cases (96)")
+    p.add_argument("--pipeline-workers", default="1,2",
+                   help="comma list of mindspore.dataset worker counts (1,2)")
+    p.add_argument("--pipeline-recipes", default="swin,resnet", help="comma list of swin, resnet")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    try:
+        args.pipeline_workers = [int(w) for w in args.pipeline_workers.split(",") if w]
+    except ValueError:
+        p.error(f"--pipeline-workers={args.pipeline_workers!r} must be a comma list of integers")
+    args.pipeline_recipes = [r for r in args.pipeline_recipes.split(",") if r]
+    if (min(args.pipeline_workers, default=0) < 1 or args.pipeline_images < 2
+            or set(args.pipeline_recipes) - {"swin", "resnet"}):
+        p.error(f"bad --pipeline-workers {args.pipeline_workers}, --pipeline-images "
+                f"{args.pipeline_images} or --pipeline-recipes {args.pipeline_recipes}")
     if args.quick:  # small defaults; options given explicitly still win
         quick = {"module_shape": "2,16,28,28", "batch": 1, "repeats": 2, "warmup": 0,
                  "img_size": 128}
@@ -251,6 +329,15 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(run_case(json.loads(args.worker))), flush=True)
         return 0
+    if args.pipeline:
+        rows = pipeline_rows(args)
+        if args.json:
+            print(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=1))
+        else:
+            print(f"cpus={os.cpu_count()}, images/epoch={args.pipeline_images}, "
+                  f"repeats={args.repeats}, 224 px")
+            print(pipeline_table(rows))
+        return 0 if all("error" not in r for r in rows) else 1
     rows = []
     for case in cases(args):
         if args.quick and case["model"] == "swin_t":

@@ -33,7 +33,8 @@ def timm_cosine(t, base, warmup_lr, min_lr, warmup_t, t_initial):
 def test_swin_schedule_matches_timm_cosine():
     total, warm = 300, 20
     got = lr_per_step(1e-3, 1e-6, 1e-5, warm, total, warmup_prefix=False)
-    want = [timm_cosine(t, 1e-3, 1e-6, 1e-5, warm, total) for t in range(total)]
+    # the official loop calls step_update(t) after step t: step t runs with f(t - 1)
+    want = [timm_cosine(max(t - 1, 0), 1e-3, 1e-6, 1e-5, warm, total) for t in range(total)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
@@ -64,7 +65,7 @@ AUG = {"label_smoothing": 0.1, "smoothing_mode": "uniform", "mixup": 0.8, "cutmi
 def test_no_mixing_keeps_images():
     images = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)
     out, targets = mix_batch(images, np.arange(4), 5, {**AUG, "mixup": 0.0, "cutmix": 0.0},
-                             np.random.default_rng(0))
+                             np.random.RandomState(0))
     assert out is images
     np.testing.assert_array_equal(targets.argmax(1), np.arange(4))
 
@@ -74,7 +75,7 @@ def test_mixup_mixes_images_and_targets_alike():
     images = rng_img.standard_normal((4, 3, 8, 8)).astype(np.float32)
     labels = np.array([0, 1, 2, 3])
     out, targets = mix_batch(images, labels, 4, {**AUG, "cutmix": 0.0, "label_smoothing": 0.0},
-                             np.random.default_rng(2))
+                             np.random.RandomState(2))
     lam = targets[0, 0]  # sample 0 mixed with sample 3 (the flipped batch)
     assert 0 < lam < 1 and targets[0, 3] == pytest.approx(1 - lam, abs=1e-6)
     np.testing.assert_allclose(out[0], lam * images[0] + (1 - lam) * images[3], atol=1e-5)
@@ -86,14 +87,14 @@ def test_cutmix_target_weight_is_the_pasted_area():
     images[1] = 1.0
     out, targets = mix_batch(images, np.array([0, 1]), 2,
                              {**AUG, "mixup": 0.0, "label_smoothing": 0.0},
-                             np.random.default_rng(5))
+                             np.random.RandomState(5))
     pasted = out[0].mean()  # sample 0 is zeros with a box of sample 1's ones
     assert targets[0, 1] == pytest.approx(pasted, abs=1e-6)
     assert targets[0, 0] == pytest.approx(1 - pasted, abs=1e-6)
 
 
 def test_cutmix_box_inside_image():
-    rng = np.random.default_rng(0)
+    rng = np.random.RandomState(0)
     for lam in (0.0, 0.3, 0.99):
         y0, y1, x0, x1 = cutmix_box(10, 12, lam, rng)
         assert 0 <= y0 <= y1 <= 10 and 0 <= x0 <= x1 <= 12
@@ -101,7 +102,13 @@ def test_cutmix_box_inside_image():
 
 def test_mixing_is_reproducible():
     images = np.random.default_rng(0).standard_normal((6, 3, 8, 8)).astype(np.float32)
-    a = mix_batch(images, np.arange(6) % 3, 3, AUG, np.random.default_rng([1, 2, 3]))
-    b = mix_batch(images, np.arange(6) % 3, 3, AUG, np.random.default_rng([1, 2, 3]))
+    a = mix_batch(images, np.arange(6) % 3, 3, AUG, np.random.RandomState([1, 2, 3]))
+    b = mix_batch(images, np.arange(6) % 3, 3, AUG, np.random.RandomState([1, 2, 3]))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_odd_batch_with_mixing_is_an_error():
+    images = np.zeros((3, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="even batch.*got 3 images"):
+        mix_batch(images, np.arange(3), 3, AUG, np.random.RandomState(0))

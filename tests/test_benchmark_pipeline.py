@@ -1,0 +1,35 @@
+"""scripts/benchmark.py --pipeline: its cases run (in process here, tiny) and report what the
+table says."""
+import importlib.util
+import os
+
+import pytest
+
+from ms_acmix.train.throughput import photo_folder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("acmix_benchmark",
+                                                  os.path.join(ROOT, "scripts", "benchmark.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("impl", ["plain", "mindspore.dataset"])
+def test_pipeline_case(tmp_path, impl):
+    paths = [p for p, _ in photo_folder(str(tmp_path), 5)]
+    row = _benchmark().run_pipeline_case(dict(kind="pipeline", recipe="swin", impl=impl,
+                                              workers=1, paths=paths, repeats=1, threads=1))
+    assert row["paths"] == 5 and row["images_per_s"] > 0
+    assert row["per_worker"] == row["images_per_s"] and row["startup_s"] >= 0
+
+
+def test_pipeline_arguments_checked():
+    bench = _benchmark()
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--pipeline", "--pipeline-workers", "0"])
+    args = bench.parse_args(["--pipeline", "--pipeline-workers", "1,4"])
+    assert args.pipeline_workers == [1, 4] and args.pipeline_recipes == ["swin", "resnet"]
