@@ -10,18 +10,29 @@ Trains one ms_acmix model with msrun, one data-parallel worker per device (Ascen
 GPU: NCCL, CPU: MCCL). With no options: ACmix-ResNet (small) on scikit-learn's bundled
 handwritten digits (written once to data/digits), 2 CPU workers, a few minutes.
 
+Several machines: run the same command on each, with --nodes N --node-rank R (0 .. N-1)
+--master-addr <node 0's address> --master-port P --output-dir DIR (a directory every node
+sees at the same path, for resume). The global batch is nodes x workers x batch size (x
+train.accumulation_steps); the learning rate scales with it (optimizer.lr_scale_batch).
+If one node dies, the others stop within MS_NODE_TIMEOUT seconds (default 30) with an error.
+
 Options:
   --config FILE       YAML config (default: configs/acmix_digits.yaml)
   --model NAME        use configs/NAME.yaml (acmix_resnet26/38/50, acmix_swin_tiny/small)
   --data-dir DIR      image folder with train/ and val/ class folders (data.dir)
-  --workers N         number of workers = devices used (default: all devices; CPU: 2)
+  --workers N         workers on this machine = devices used (default: all devices; CPU: 2)
   --device D          CPU | GPU | Ascend (default: detected: Ascend, else GPU, else CPU)
   --output-dir DIR    run directory (default: outputs/<config>/<date-time>)
   --resume X          continue a run: 'latest' (newest run of this config), a run
                       directory, or a checkpoints/epoch_NNNN.ckpt file
   --epochs N, --batch-size N (per device), --lr LR
   --set SECTION.KEY=VALUE   override any config key, repeatable (e.g. --set aug.mixup=0)
-  --master-port P     msrun scheduler port (default: a free one)
+  --pretrained FILE   fine-tune from a weights file (official .pth/.pth.tar, .ckpt, safetensors);
+                      a classifier of another size is re-initialised
+  --nodes N           machines taking part (default 1); every node runs this command
+  --node-rank R       this machine's index, 0 .. N-1 (node 0 hosts the msrun scheduler)
+  --master-addr HOST  node 0's address (default 127.0.0.1; required with --nodes > 1)
+  --master-port P     msrun scheduler port (default: a free one; with --nodes > 1: 8118)
   -h, --help          this text
 
 Outputs in the run directory: train.log, metrics.csv/json, curves.png, config.yaml,
@@ -36,6 +47,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEFAULT_CONFIG="$REPO/configs/acmix_digits.yaml"
 CONFIG="$DEFAULT_CONFIG"
 DEVICE="" WORKERS="" OUTPUT_DIR="" RESUME="" DATA_DIR="" MASTER_PORT=""
+NODES=1 NODE_RANK=0 MASTER_ADDR=""
 PASS=()
 
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -55,12 +67,30 @@ while [[ $# -gt 0 ]]; do
     --resume) need "$@"; RESUME="$2"
       [[ "$2" == latest || "$2" == auto ]] || RESUME="$(abspath "$2")"; shift 2 ;;
     --master-port) need "$@"; MASTER_PORT="$2"; shift 2 ;;
+    --master-addr) need "$@"; MASTER_ADDR="$2"; shift 2 ;;
+    --nodes) need "$@"; NODES="$2"; shift 2 ;;
+    --node-rank) need "$@"; NODE_RANK="$2"; shift 2 ;;
+    --pretrained) need "$@"; PASS+=(--pretrained "$(abspath "$2")"); shift 2 ;;
     --epochs|--batch-size|--lr|--set) need "$@"; PASS+=("$1" "$2"); shift 2 ;;
     --) shift; PASS+=("$@"); break ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
 [[ -f "$CONFIG" ]] || die "--config $CONFIG does not exist"
+[[ "$NODES" =~ ^[1-9][0-9]*$ ]] || die "--nodes $NODES: must be a positive integer"
+[[ "$NODES" -gt 1 || "$NODE_RANK" == 0 ]] || die "--node-rank $NODE_RANK needs --nodes > 1"
+[[ "$NODE_RANK" =~ ^[0-9]+$ && "$NODE_RANK" -lt "$NODES" ]] \
+  || die "--node-rank $NODE_RANK: must be an integer from 0 to $(( NODES - 1 )) (--nodes $NODES)"
+if [[ -n "$MASTER_PORT" ]]; then
+  [[ "$MASTER_PORT" =~ ^[0-9]+$ && "$MASTER_PORT" -ge 1024 && "$MASTER_PORT" -le 65535 ]] \
+    || die "--master-port $MASTER_PORT: must be a port number from 1024 to 65535"
+fi
+if [[ "$NODES" -gt 1 ]]; then
+  [[ -n "$MASTER_ADDR" ]] || die "--nodes $NODES needs --master-addr (node 0's address, the same on every node)"
+  [[ -n "$OUTPUT_DIR" ]] || die "--nodes $NODES needs --output-dir (the same directory on every node; shared storage for --resume)"
+  MASTER_PORT="${MASTER_PORT:-8118}"
+fi
+MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
 cd "$REPO"
 
 # Create or refresh .venv/ from requirements.txt (a no-op when it is current); ACMIX_NO_SETUP=1
@@ -102,7 +132,8 @@ fi
 
 ARGS=(--config "$CONFIG" --device "$DEVICE" "${PASS[@]}")
 [[ -n "$DATA_DIR" ]] && ARGS+=(--data-dir "$DATA_DIR")
-PRE=(--workers "$WORKERS")
+TOTAL_WORKERS=$(( NODES * WORKERS ))
+PRE=(--workers "$TOTAL_WORKERS")
 [[ -n "$OUTPUT_DIR" ]] && PRE+=(--output-dir "$OUTPUT_DIR")
 [[ -n "$RESUME" ]] && PRE+=(--resume "$RESUME")
 
@@ -122,15 +153,23 @@ if [[ -z "$MASTER_PORT" ]]; then
   MASTER_PORT="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 fi
 LOG_DIR="$OUTPUT_DIR/msrun_logs"
+[[ "$NODES" -gt 1 ]] && LOG_DIR="$OUTPUT_DIR/msrun_logs/node$NODE_RANK"  # one folder per node
 PID_DIR="$LOG_DIR/pids"
 rm -rf "$PID_DIR"; mkdir -p "$PID_DIR"
 export GLOG_v="${GLOG_v:-3}"                     # MindSpore C++ log: errors only
-export MS_NODE_TIMEOUT="${MS_NODE_TIMEOUT:-15}"  # seconds before a dead worker fails the job
-export ACMIX_PID_DIR="$PID_DIR"
+# seconds before a dead worker fails the job (another node's death is seen only this way)
+export MS_NODE_TIMEOUT="${MS_NODE_TIMEOUT:-$([[ "$NODES" -gt 1 ]] && echo 30 || echo 15)}"
+export ACMIX_PID_DIR="$PID_DIR" ACMIX_NODE_RANK="$NODE_RANK" ACMIX_LOCAL_WORKERS="$WORKERS"
 
-echo "msrun: $WORKERS $DEVICE worker(s), port $MASTER_PORT, run directory $OUTPUT_DIR"
+if [[ "$NODES" -gt 1 ]]; then
+  echo "msrun: node $NODE_RANK of $NODES, $WORKERS $DEVICE worker(s) here ($TOTAL_WORKERS in all)," \
+    "scheduler $MASTER_ADDR:$MASTER_PORT, run directory $OUTPUT_DIR"
+else
+  echo "msrun: $WORKERS $DEVICE worker(s), port $MASTER_PORT, run directory $OUTPUT_DIR"
+fi
 START=$(date +%s)
-msrun --worker_num="$WORKERS" --local_worker_num="$WORKERS" --master_port="$MASTER_PORT" \
+msrun --worker_num="$TOTAL_WORKERS" --local_worker_num="$WORKERS" --master_addr="$MASTER_ADDR" \
+  --master_port="$MASTER_PORT" --node_rank="$NODE_RANK" \
   --log_dir="$LOG_DIR" --join=True --tail_worker_log=0 \
   scripts/train.py "${RUN_ARGS[@]}" &
 MSRUN_PID=$!
@@ -158,7 +197,20 @@ kill_leftovers
 ELAPSED=$(( $(date +%s) - START ))
 if [[ $rc -ne 0 ]]; then
   echo "training failed after ${ELAPSED}s (msrun exit $rc). Worker errors:" >&2
-  grep -h '^error:' "$LOG_DIR"/worker_*.log 2>/dev/null | sort -u >&2
+  ERRORS="$(grep -h '^error:' "$LOG_DIR"/worker_*.log 2>/dev/null | sort -u)"
+  # ranks the scheduler (node 0) saw go silent: a worker or a whole node died
+  LOST="$(grep -ho 'The node: [0-9]* is timed out' "$LOG_DIR"/scheduler.log 2>/dev/null \
+    | grep -o '[0-9][0-9]*' | sort -un)"
+  for r in $LOST; do
+    echo "error: worker rank $r (node $(( r / WORKERS ))) stopped responding for" \
+      "MS_NODE_TIMEOUT=${MS_NODE_TIMEOUT}s: its process or machine died, or the network failed;" \
+      "this node's workers were stopped" >&2
+  done
+  if [[ -z "$LOST" && -z "$ERRORS" && "$NODES" -gt 1 ]]; then
+    echo "error: this node's workers stopped without an error of their own: another node died" \
+      "or the network failed (the scheduler runs on node 0, $MASTER_ADDR:$MASTER_PORT)" >&2
+  fi
+  [[ -n "$ERRORS" ]] && printf '%s\n' "$ERRORS" >&2
   echo "full logs: $LOG_DIR" >&2
   exit 1
 fi

@@ -42,6 +42,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--mode", choices=("graph", "pynative"), help="train.mode")
     p.add_argument("--amp-level", choices=("O0", "O1", "O2", "O3"), help="train.amp_level")
     p.add_argument("--loss-scale", choices=("none", "static", "dynamic"), help="train.loss_scale")
+    p.add_argument("--pretrained", metavar="FILE", help="train.pretrained: fine-tune from this "
+                   "weights file (official .pth/.pth.tar, MindSpore .ckpt, safetensors); a "
+                   "classifier of another size is re-initialised")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config key (YAML value), repeatable")
     p.add_argument("--preflight", action="store_true",
@@ -55,7 +58,7 @@ def overrides(args: argparse.Namespace) -> List[Dict[str, Any]]:
              ("train", "epochs", args.epochs), ("train", "batch_size", args.batch_size),
              ("optimizer", "lr", args.lr), ("train", "seed", args.seed),
              ("train", "mode", args.mode), ("train", "amp_level", args.amp_level),
-             ("train", "loss_scale", args.loss_scale)]
+             ("train", "loss_scale", args.loss_scale), ("train", "pretrained", args.pretrained)]
     out = [{s: {k: v}} for s, k, v in flags if v is not None]
     return out + [cfgmod.parse_override(item) for item in args.set]
 
@@ -113,12 +116,11 @@ def preflight(cfg: cfgmod.Config, args: argparse.Namespace) -> None:
     from ms_acmix.train.imagefolder import drop_bad, find_unreadable, scan_split
     from ms_acmix.train.loop import BAD_IMAGES_FILE
     from ms_acmix.train.models import build_model
+    from ms_acmix.train.precision import check_amp
 
     if args.workers < 1:
         raise ValueError(f"--workers={args.workers} must be >= 1")
-    if cfg["train"]["amp_level"] != "O0" and args.device == "CPU":
-        raise ValueError(f"train.amp_level={cfg['train']['amp_level']} needs --device GPU or "
-                         "Ascend (float16 kernels are missing on CPU); use O0 on CPU")
+    check_amp(cfg)
     if cfg["aug"]["rand_augment"] and cfg["data"]["in_chans"] != 3:
         raise ValueError("aug.rand_augment needs data.in_chans=3 (RGB images)")
     if args.resume:
@@ -134,7 +136,13 @@ def preflight(cfg: cfgmod.Config, args: argparse.Namespace) -> None:
     num_classes = cfg["model"]["num_classes"] or len(classes)
     if num_classes < len(classes):
         raise ValueError(f"model.num_classes={num_classes} < {len(classes)} class folders")
-    build_model(cfg, num_classes)
+    model = build_model(cfg, num_classes)
+    pretrained = cfg["train"]["pretrained"]
+    if pretrained and not args.resume:
+        from ms_acmix.train.pretrained import load_pretrained
+        if not os.path.isfile(pretrained):
+            raise ValueError(f"--pretrained {pretrained!r} does not exist")
+        load_pretrained(model, pretrained, cfg["model"]["name"], lambda m: print(m, flush=True))
     bad: List[str] = []
     if d["verify_images"]:
         print(f"verifying {len(train) + len(val)} images ...", flush=True)
@@ -167,12 +175,18 @@ def short_error(err: BaseException) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     under_msrun = "MS_ROLE" in os.environ
+    if os.environ.get("MS_ROLE") == "MS_SCHED" and int(os.environ.get("ACMIX_NODE_RANK", "0")):
+        # msrun starts a scheduler on every node whose address is --master_addr; on one machine
+        # (several nodes on loopback) only node 0's may serve, the others would clash on the port
+        return 0
     pid_dir = os.environ.get("ACMIX_PID_DIR")
     if under_msrun and pid_dir and os.path.isdir(pid_dir):  # lets the launcher clean up
         open(os.path.join(pid_dir, str(os.getpid())), "w").close()
     try:
         cfg = cfgmod.build(args.config, overrides(args))
         cfg["data"]["dir"] = os.path.abspath(cfg["data"]["dir"])
+        if cfg["train"]["pretrained"]:
+            cfg["train"]["pretrained"] = os.path.abspath(cfg["train"]["pretrained"])
         if not under_msrun:
             resolve_output(args)
             preflight(cfg, args)

@@ -75,6 +75,21 @@ def test_bad_values():
         cfgmod.build(None, [{"data": {"in_chans": 1}}])
     with pytest.raises(cfgmod.ConfigError, match="aug.label_smoothing"):
         cfgmod.build(None, [{"aug": {"label_smoothing": 1.0}}])
+    with pytest.raises(cfgmod.ConfigError, match=r"train.accumulation_steps=0 must be >= 1"):
+        cfgmod.build(None, [{"train": {"accumulation_steps": 0}}])
+    with pytest.raises(cfgmod.ConfigError, match=r"train.ema_decay=1.0 must be in \[0, 1\)"):
+        cfgmod.build(None, [{"train": {"ema_decay": 1}}])
+    with pytest.raises(cfgmod.ConfigError, match=r"data.max_bad_images=-1 must be >= 0"):
+        cfgmod.build(None, [{"data": {"max_bad_images": -1}}])
+    with pytest.raises(cfgmod.ConfigError, match=r"train.pretrained=3 must be of type str"):
+        cfgmod.build(None, [{"train": {"pretrained": 3}}])
+
+
+def test_imagenet_recipes_skip_a_few_bad_images():
+    for name in ("acmix_swin_tiny", "acmix_swin_small", "acmix_resnet26", "acmix_resnet38",
+                 "acmix_resnet50"):
+        d = cfgmod.build(os.path.join(REPO, "configs", name + ".yaml"))["data"]
+        assert not d["verify_images"] and d["max_bad_images"] == 50, name
 
 
 def test_missing_and_invalid_files(tmp_path):

@@ -61,6 +61,19 @@ def copy_of(digits, tmp_path):
     return dst
 
 
+def misfit_weights(tmp_path):
+    """Official-style weights of a wider ACmix-ResNet than the digits config builds."""
+    import torch
+
+    import torch_ref
+    path = tmp_path / "misfit.pth"
+    model = torch_ref.create_model("acmix_resnet26", layers=(1, 1, 1, 1), base_planes=8,
+                                   k_att=3, head=4, in_chans=1, num_classes=10)
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()},
+                "epoch": 1, "arch": "acmix", "best_acc1": 0.0}, path)
+    return str(path)
+
+
 def bad_cases(digits, tmp_path):
     """(name, launcher args, expected message regex) for each kind of bad input."""
     empty = tmp_path / "empty"
@@ -90,7 +103,13 @@ def bad_cases(digits, tmp_path):
         ("unknown option", ["--epoch", "3"], r"unknown option '--epoch'"),
         ("batch too large", ["--batch-size", "4096"], r"fewer than one global batch"),
         ("bad resume", ["--resume", str(tmp_path / "nothing")], r"--resume .*nothing.*: no such file"),
-        ("amp on CPU", ["--set", "train.amp_level=O2"], r"amp_level=O2 needs --device GPU or Ascend"),
+        ("amp O1 on ACmix-ResNet", ["--set", "train.amp_level=O1"], r"amp_level=O1 does not work for acmix_resnet26"),
+        ("nodes without master", ["--nodes", "2", "--node-rank", "1"], r"--nodes 2 needs --master-addr"),
+        ("node rank too large", ["--nodes", "2", "--node-rank", "2", "--master-addr", "127.0.0.1"], r"--node-rank 2: must be an integer from 0 to 1"),
+        ("node rank alone", ["--node-rank", "1"], r"--node-rank 1 needs --nodes > 1"),
+        ("bad master port", ["--master-port", "80"], r"--master-port 80: must be a port number"),
+        ("pretrained missing", ["--pretrained", str(tmp_path / "none.pth")], r"--pretrained .*none\.pth.* does not exist"),
+        ("pretrained misfit", ["--pretrained", misfit_weights(tmp_path)], r"--pretrained .*misfit\.pth does not fit acmix_resnet26: .*shape"),
     ]
 
 

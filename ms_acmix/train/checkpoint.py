@@ -2,9 +2,10 @@
 
 ``<run>/checkpoints/`` holds, for each kept epoch E (epochs completed, 4 digits):
 
-- ``epoch_EEEE.ckpt``: the model alone (MindSpore format, the model's own parameter names,
-  BatchNorm statistics included): ``ms.load_param_into_net(model, ms.load_checkpoint(path))``
-  and ``scripts/convert_ckpt.py ms2torch`` take it as it is;
+- ``epoch_EEEE.ckpt``: the model (MindSpore format, the model's own parameter names,
+  BatchNorm statistics included) and, with ``train.ema_decay``, its EMA copy as
+  ``ema.<name>`` entries: ``scripts/convert_ckpt.py ms2torch`` takes it as it is (``--ema``: the
+  EMA copy); without EMA ``ms.load_param_into_net(model, ms.load_checkpoint(path))`` does too;
 - ``epoch_EEEE_state.ckpt``: optimiser moments, its global step and the loss scale;
 - ``epoch_EEEE.json``: epoch, step, best accuracy, metrics history, config. Written last: an
   epoch counts as saved only once its JSON exists, so a kill at any moment leaves either the
@@ -23,6 +24,7 @@ import mindspore as ms
 from mindspore import nn
 
 EPOCH_RE = re.compile(r"epoch_(\d{4,})\.json$")
+EMA_PREFIX = "ema."  # the converter's --ema reads these entries (ckpt_convert/unwrap.py)
 STATE_EXCLUDED = ("learning_rate",)  # rebuilt from the config on resume
 
 
@@ -30,6 +32,12 @@ def epoch_paths(ckpt_dir: str, epoch: int) -> Tuple[str, str, str]:
     """(model ckpt, state ckpt, meta json) of one epoch."""
     stem = os.path.join(ckpt_dir, f"epoch_{epoch:04d}")
     return f"{stem}.ckpt", f"{stem}_state.ckpt", f"{stem}.json"
+
+
+def model_entries(model: nn.Cell, ema_model: Optional[nn.Cell] = None) -> List[Dict[str, Any]]:
+    """What a model file holds: the model's parameters, then the EMA copy's (``ema.<name>``)."""
+    cells = [model] + ([ema_model] if ema_model is not None else [])
+    return [{"name": p.name, "data": p} for cell in cells for p in cell.get_parameters()]
 
 
 def _atomic_ckpt(save_obj, path: str) -> None:
@@ -72,14 +80,16 @@ def saved_epochs(ckpt_dir: str) -> List[int]:
 
 
 def save_epoch(ckpt_dir: str, epoch: int, model: nn.Cell, train_step: nn.Cell,
-               meta: Dict[str, Any], keep: int, is_best: bool) -> str:
+               meta: Dict[str, Any], keep: int, is_best: bool,
+               ema_model: Optional[nn.Cell] = None) -> str:
     """Write epoch ``epoch`` (and best.* when ``is_best``), then prune; returns the model path."""
     os.makedirs(ckpt_dir, exist_ok=True)
     model_path, state_path, meta_path = epoch_paths(ckpt_dir, epoch)
-    _atomic_ckpt(model, model_path)
+    entries = model_entries(model, ema_model)
+    _atomic_ckpt(entries, model_path)
     _atomic_ckpt(state_params(train_step, model), state_path)
     if is_best:
-        _atomic_ckpt(model, os.path.join(ckpt_dir, "best.ckpt"))
+        _atomic_ckpt(entries, os.path.join(ckpt_dir, "best.ckpt"))
         write_json({k: meta[k] for k in ("epoch", "val_top1", "val_top5", "model")},
                    os.path.join(ckpt_dir, "best.json"))
     write_json(meta, meta_path)
@@ -115,8 +125,8 @@ def resolve_resume(resume: str, output_dir: str) -> Tuple[str, int]:
     return ckpt_dir, epochs[-1]
 
 
-def _load_checked(net: nn.Cell, path: str, what: str, allow_missing=()) -> None:
-    params = ms.load_checkpoint(path)
+def _load_checked(net: nn.Cell, path: str, what: str, allow_missing=(), params=None) -> None:
+    params = ms.load_checkpoint(path) if params is None else params
     not_loaded, unused = ms.load_param_into_net(net, params, strict_load=True)
     missing = [n for n in not_loaded if n not in allow_missing]
     if missing or unused:
@@ -124,13 +134,21 @@ def _load_checked(net: nn.Cell, path: str, what: str, allow_missing=()) -> None:
                          f"unexpected {unused[:5]}")
 
 
-def load_epoch(ckpt_dir: str, epoch: int, model: nn.Cell, train_step: Optional[nn.Cell]
-               ) -> Dict[str, Any]:
-    """Load model (and optimiser state into ``train_step``) of one saved epoch; return its meta."""
+def load_epoch(ckpt_dir: str, epoch: int, model: nn.Cell, train_step: Optional[nn.Cell],
+               ema_model: Optional[nn.Cell] = None) -> Dict[str, Any]:
+    """Load model (its EMA copy into ``ema_model``, optimiser state into ``train_step``) of one
+    saved epoch; return its meta, with ``meta['ema_restored']`` telling whether the file had an
+    EMA copy (without one the caller starts the EMA from the model)."""
     model_path, state_path, meta_path = epoch_paths(ckpt_dir, epoch)
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
-    _load_checked(model, model_path, "model")
+    entries = ms.load_checkpoint(model_path)
+    ema = {k: v for k, v in entries.items() if k.startswith(EMA_PREFIX)}
+    _load_checked(model, model_path, "model",
+                  params={k: v for k, v in entries.items() if k not in ema})
+    meta["ema_restored"] = bool(ema) and ema_model is not None
+    if meta["ema_restored"]:
+        _load_checked(ema_model, model_path, "EMA copy", params=ema)
     if train_step is not None:
         model_names = {p.name for p in model.get_parameters()}
         skip = tuple(model_names) + STATE_EXCLUDED

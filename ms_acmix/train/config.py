@@ -32,7 +32,8 @@ DEFAULTS: Config = {
         "std": [0.229, 0.224, 0.225],
         "workers": 4,                 # mindspore.dataset parallel workers per rank
         "verify_images": False,       # decode every image before training (fail fast)
-        "max_bad_images": 0,          # unreadable images tolerated (skipped and counted)
+        "max_bad_images": 0,          # unreadable images tolerated: skipped, counted, logged;
+                                      # one more fails the run naming them
     },
     "aug": {
         "scale": [0.08, 1.0],         # RandomResizedCrop area range
@@ -77,6 +78,9 @@ DEFAULTS: Config = {
         "keep_checkpoints": 3,        # latest epoch checkpoints kept (best.ckpt kept as well)
         "threads": 0,                 # CPU intra-op threads per worker, 0: cores / workers
         "max_steps_per_epoch": 0,     # 0: all; >0 truncates epochs (smoke tests)
+        "accumulation_steps": 1,      # micro-batches per optimiser step (official Swin rule)
+        "ema_decay": 0.0,             # EMA of the weights (timm ModelEmaV2), 0: off; e.g. 0.9998
+        "pretrained": None,           # weights file to fine-tune from (any the converter reads)
     },
 }
 
@@ -89,7 +93,8 @@ CHOICES = {
     ("train", "loss_scale"): ("none", "static", "dynamic"),
 }
 
-NULLABLE = {("model", "num_classes"), ("aug", "rand_augment"), ("optimizer", "clip_grad")}
+NULLABLE = {("model", "num_classes"), ("aug", "rand_augment"), ("optimizer", "clip_grad"),
+            ("train", "pretrained")}
 
 
 class ConfigError(ValueError):
@@ -109,7 +114,8 @@ def _check_value(section: str, key: str, value: Any, where: str) -> Any:
             return None
         raise ConfigError(f"{where}: {name} must not be null")
     if (section, key) in NULLABLE and default is None:
-        expected = {"num_classes": int, "rand_augment": str, "clip_grad": float}[key]
+        expected = {"num_classes": int, "rand_augment": str, "clip_grad": float,
+                    "pretrained": str}[key]
     else:
         expected = type(default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -189,6 +195,12 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.mean and data.std need {d['in_chans']} values (data.in_chans)")
     if not 0 < d["crop_pct"] <= 1:
         raise ConfigError(f"data.crop_pct={d['crop_pct']} must be in (0, 1]")
+    if t["accumulation_steps"] < 1:
+        raise ConfigError(f"train.accumulation_steps={t['accumulation_steps']} must be >= 1")
+    if not 0 <= t["ema_decay"] < 1:
+        raise ConfigError(f"train.ema_decay={t['ema_decay']} must be in [0, 1) (0: no EMA)")
+    if d["max_bad_images"] < 0:
+        raise ConfigError(f"data.max_bad_images={d['max_bad_images']} must be >= 0")
     if o["warmup_epochs"] < 0:
         raise ConfigError(f"optimizer.warmup_epochs={o['warmup_epochs']} must be >= 0")
     for name in ("hflip", "reprob", "mixup_prob", "switch_prob"):
@@ -196,6 +208,15 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"aug.{name}={a[name]} must be in [0, 1]")
     if not 0 <= a["label_smoothing"] < 1:
         raise ConfigError(f"aug.label_smoothing={a['label_smoothing']} must be in [0, 1)")
+    if (a["mixup"] > 0 or a["cutmix"] > 0) and t["batch_size"] % 2:
+        raise ConfigError(f"train.batch_size={t['batch_size']} must be even with aug.mixup or "
+                          "aug.cutmix on (timm's batch mode mixes the batch with its reverse)")
+    if a["rand_augment"]:
+        from .rand_augment import parse_rand_augment
+        try:
+            parse_rand_augment(a["rand_augment"])
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     return cfg
 
 

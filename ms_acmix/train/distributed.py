@@ -50,7 +50,9 @@ def setup(device: str, mode: str, threads: int, seed: int) -> Tuple[int, int]:
         ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
                                      gradients_mean=True, device_num=world)
     if device == "CPU":
-        local = int(os.environ.get("MS_WORKER_NUM", world)) if under_msrun() else 1
+        # workers on this machine: the launcher's count (several nodes), else msrun's total
+        local = int(os.environ.get("ACMIX_LOCAL_WORKERS", os.environ.get("MS_WORKER_NUM", world))
+                    ) if under_msrun() else 1
         threads_num(threads or max(1, (os.cpu_count() or 1) // max(1, local)))
     ms.set_seed(seed)  # the same on every rank: replicas must start identical
     np.random.seed(seed)

@@ -21,13 +21,16 @@ def batch_counts(logits: np.ndarray, labels: np.ndarray) -> Tuple[float, float, 
 
 def evaluate(model: nn.Cell, batches: Iterable[Tuple[np.ndarray, np.ndarray, int]],
              reducer: Optional[AllReduceSum] = None, progress=None) -> Dict[str, float]:
-    """{'top1', 'top5' (percent), 'loss', 'count'} over all ranks' batches."""
+    """{'top1', 'top5' (percent), 'loss', 'count'} over all ranks' batches; rows labelled -1
+    (unreadable images skipped) are left out."""
     model.set_train(False)
     totals = np.zeros(4, dtype=np.float64)  # top-1 hits, top-5 hits, loss sum, images
     for i, (images, labels, valid) in enumerate(batches):
         logits = model(Tensor(images)).asnumpy().astype(np.float64)[:valid]
-        top1, top5, loss = batch_counts(logits, labels[:valid].astype(np.int64))
-        totals += (top1, top5, loss, valid)
+        labels = labels[:valid].astype(np.int64)
+        keep = labels >= 0  # -1: an unreadable image that was skipped
+        top1, top5, loss = batch_counts(logits[keep], labels[keep])
+        totals += (top1, top5, loss, int(keep.sum()))
         if progress is not None:
             progress(i + 1)
     model.set_train(True)

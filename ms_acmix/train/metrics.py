@@ -8,12 +8,16 @@ from .checkpoint import write_json
 
 COLUMNS = ("epoch", "global_step", "train_loss", "lr", "val_top1", "val_top5", "val_loss",
            "epoch_seconds", "images_per_second")
+# present when the run has them: EMA evaluation (train.ema_decay), unreadable images skipped in
+# the epoch and distinct in the run so far (data.max_bad_images > 0)
+OPTIONAL = ("val_top1_ema", "val_top5_ema", "val_loss_ema", "bad_images", "bad_images_total")
 
 
 def write_metrics(history: List[Dict[str, Any]], out_dir: str) -> None:
     """metrics.csv (one row per epoch) and metrics.json, atomically."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    columns = COLUMNS + tuple(c for c in OPTIONAL if any(c in row for row in history))
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(history)
     tmp = os.path.join(out_dir, ".tmp-metrics.csv")
@@ -42,6 +46,10 @@ def plot_curves(history: List[Dict[str, Any]], step_losses: List[List[float]], o
     epochs = [h["epoch"] for h in history]
     ax_acc.plot(epochs, [h["val_top1"] for h in history], "o-", label="val top-1")
     ax_acc.plot(epochs, [h["val_top5"] for h in history], "s--", label="val top-5")
+    if any("val_top1_ema" in h for h in history):
+        ax_acc.plot([h["epoch"] for h in history if "val_top1_ema" in h],
+                    [h["val_top1_ema"] for h in history if "val_top1_ema" in h], "^-",
+                    label="val top-1 (EMA)")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.legend()

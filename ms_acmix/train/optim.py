@@ -7,7 +7,7 @@ MindSpore's ``nn.AdamWeightDecay`` has no bias correction, so it is not used.
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
-from mindspore import Parameter, Tensor, nn, ops
+from mindspore import Tensor, nn, ops
 from mindspore import dtype as mstype
 from mindspore.ops import composite as C
 
@@ -15,14 +15,15 @@ _adamw_update = C.MultitypeFuncGraph("adamw_update")
 
 
 @_adamw_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor",
-                        "Tensor", "Tensor", "Tensor", "Tensor")
-def _update(beta1, beta2, eps, lr, bc1, bc2, weight_decay, param, m, v, grad):
+                        "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor")
+def _update(beta1, one_minus_beta1, beta2, one_minus_beta2, eps, lr, bc1, bc2, weight_decay, param,
+            m, v, grad):
     """One torch-AdamW step of one parameter (float32 state)."""
     grad = ops.cast(grad, mstype.float32)
     p32 = ops.cast(param, mstype.float32)
     p32 = p32 - lr * weight_decay * p32
-    next_m = beta1 * m + (1.0 - beta1) * grad
-    next_v = beta2 * v + (1.0 - beta2) * ops.square(grad)
+    next_m = beta1 * m + one_minus_beta1 * grad
+    next_v = beta2 * v + one_minus_beta2 * ops.square(grad)
     denom = ops.sqrt(next_v) / ops.sqrt(bc2) + eps
     p32 = p32 - (lr / bc1) * next_m / denom
     ops.assign(m, next_m)
@@ -31,34 +32,47 @@ def _update(beta1, beta2, eps, lr, bc1, bc2, weight_decay, param, m, v, grad):
     return True
 
 
+def bias_corrections(betas: Sequence[float], steps: int) -> np.ndarray:
+    """(steps, 2) float32: 1 - beta1^t and 1 - beta2^t for t = 1..steps, computed in float64
+    as torch does (in float32, 1 - 0.999 alone is 1.3e-5 off)."""
+    t = np.arange(1, steps + 1, dtype=np.float64)[:, None]
+    return (1.0 - np.asarray(betas, np.float64)[None, :] ** t).astype(np.float32)
+
+
 class AdamW(nn.Optimizer):
-    """torch.optim.AdamW semantics with per-group weight decay and a per-step learning rate."""
+    """torch.optim.AdamW semantics with per-group weight decay and a per-step learning rate
+    (a 1-D ``learning_rate``: one entry per step, which also sizes the bias-correction table).
+
+    As torch: 1 - beta is taken from the float64 beta, and the bias corrections 1 - beta^t
+    are float64 values rounded once (a table indexed by the global step)."""
 
     def __init__(self, params, learning_rate, betas: Sequence[float] = (0.9, 0.999),
                  eps: float = 1e-8):
+        shape = tuple(getattr(learning_rate, "shape", np.shape(learning_rate)))
+        steps = shape[0] if len(shape) == 1 else 0
+        if steps < 1:
+            raise ValueError("AdamW needs the per-step learning rates (a 1-D array): they size "
+                             "the bias-correction table")
         super().__init__(learning_rate, params, weight_decay=0.0)
         self.beta1 = Tensor(betas[0], mstype.float32)
         self.beta2 = Tensor(betas[1], mstype.float32)
+        self.one_minus_beta1 = Tensor(1.0 - float(betas[0]), mstype.float32)
+        self.one_minus_beta2 = Tensor(1.0 - float(betas[1]), mstype.float32)
         self.eps = Tensor(eps, mstype.float32)
+        self.bias_corrections = Tensor(bias_corrections(betas, steps))
         self.moments1 = self._parameters.clone(prefix="adamw_m", init="zeros")
         self.moments2 = self._parameters.clone(prefix="adamw_v", init="zeros")
-        self.beta1_power = Parameter(Tensor(1.0, mstype.float32), name="adamw_beta1_power")
-        self.beta2_power = Parameter(Tensor(1.0, mstype.float32), name="adamw_beta2_power")
         self.hyper_map = C.HyperMap()
         decay = self.group_weight_decay if self.is_group else [0.0] * len(self._parameters)
         self.decays = tuple(Tensor(float(w), mstype.float32) for w in decay)
 
     def construct(self, gradients):
         lr = self.get_lr()
+        bc = ops.gather(self.bias_corrections, self.global_step, 0).reshape(-1)
         self.assignadd(self.global_step, self.global_step_increase_tensor)
-        beta1_power = self.beta1_power * self.beta1
-        beta2_power = self.beta2_power * self.beta2
-        ops.assign(self.beta1_power, beta1_power)
-        ops.assign(self.beta2_power, beta2_power)
-        bc1 = 1.0 - beta1_power
-        bc2 = 1.0 - beta2_power
         return self.hyper_map(
-            ops.partial(_adamw_update, self.beta1, self.beta2, self.eps, lr, bc1, bc2),
+            ops.partial(_adamw_update, self.beta1, self.one_minus_beta1, self.beta2,
+                        self.one_minus_beta2, self.eps, lr, bc[0], bc[1]),
             self.decays, self._parameters, self.moments1, self.moments2, gradients)
 
 

@@ -1,0 +1,101 @@
+"""Gradient accumulation (official Swin ACCUMULATION_STEPS: loss / steps, one optimiser step
+every steps-th micro-batch): N accumulated micro-batches take the same step as one batch N times
+as large, clipping included (it acts on the accumulated gradient); the optimiser counts steps."""
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Tensor, nn
+
+from acmix_common.tolerance import assert_close
+from ms_acmix.train.optim import build_optimizer
+from ms_acmix.train.step import NetWithLoss, TrainStep
+
+OPT = {"weight_decay": 0.05, "no_decay_1d": True, "no_decay_keywords": [],
+       "betas": [0.9, 0.999], "eps": 1e-8, "momentum": 0.9, "nesterov": False}
+
+
+class Toy(nn.Cell):
+    """No batch statistics: micro-batches and the whole batch see the same function."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Dense(12, 16)
+        self.norm = nn.LayerNorm((16,), epsilon=1e-5)
+        self.fc2 = nn.Dense(16, 5)
+
+    def construct(self, x):
+        return self.fc2(ops_gelu(self.norm(self.fc1(x))))
+
+
+def ops_gelu(x):
+    return ms.ops.gelu(x, approximate="none")
+
+
+@pytest.fixture(autouse=True)
+def graph_mode():
+    old = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=old)
+
+
+def make_step(accumulation, clip, name="sgd"):
+    ms.set_seed(3)
+    model = Toy()
+    opt = build_optimizer(model, {**OPT, "name": name}, np.full(8, 0.01, np.float32))
+    step = TrainStep(NetWithLoss(model), opt, Tensor(1.0, ms.float32), clip, accumulation)
+    step.set_train(True)
+    return model, opt, step
+
+
+def data(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 12)).astype(np.float32)
+    t = np.eye(5, dtype=np.float32)[rng.integers(0, 5, n)]
+    return x, t
+
+
+def run_big(clip, name, n):
+    model, _, step = make_step(1, clip, name)
+    for it in range(2):
+        step(*map(Tensor, data(n, it)))
+    return [p.asnumpy() for p in model.trainable_params()]
+
+
+@pytest.mark.parametrize("name,clip", [("sgd", None), ("sgd", 0.05), ("adamw", None)])
+def test_accumulated_micro_batches_equal_one_large_batch(name, clip):
+    n_micro, micro = 4, 3
+    big_model, big_opt, big_step = make_step(1, clip, name)
+    acc_model, acc_opt, acc_step = make_step(n_micro, clip, name)
+    for p, q in zip(big_model.trainable_params(), acc_model.trainable_params()):
+        np.testing.assert_array_equal(p.asnumpy(), q.asnumpy())
+    start = {p.name: p.asnumpy().copy() for p in big_model.trainable_params()}
+    for it in range(2):  # two optimiser steps: the moments and the reset buffers matter
+        x, t = data(n_micro * micro, it)
+        big_step(Tensor(x), Tensor(t))
+        for i in range(n_micro):
+            rows = slice(i * micro, (i + 1) * micro)
+            acc_step(Tensor(x[rows]), Tensor(t[rows]), i == n_micro - 1)
+        assert int(acc_opt.global_step.asnumpy().reshape(-1)[0]) == it + 1  # steps, not micro
+    for p, q in zip(big_model.trainable_params(), acc_model.trainable_params()):
+        moved = p.asnumpy() - start[p.name]
+        assert np.abs(moved).max() > 0
+        assert_close(q.asnumpy() - start[p.name], moved, "float32", "grad", what=p.name)
+    for buffer in acc_step.accum_grads:  # reset after the step
+        assert not buffer.asnumpy().any()
+    if clip is not None:  # the clipping was active: without it the steps differ
+        unclipped = run_big(None, name, n_micro * micro)
+        assert max(np.abs(u - p.asnumpy()).max()
+                   for u, p in zip(unclipped, big_model.trainable_params())) > 1e-4
+
+
+def test_accumulation_without_the_step_leaves_parameters():
+    model, opt, step = make_step(2, None)
+    before = [p.asnumpy().copy() for p in model.trainable_params()]
+    x, t = data(3, 0)
+    loss, overflow, _ = step(Tensor(x), Tensor(t), False)
+    assert np.isfinite(loss.asnumpy()) and not overflow.asnumpy()
+    for p, b in zip(model.trainable_params(), before):
+        np.testing.assert_array_equal(p.asnumpy(), b)
+    assert any(buf.asnumpy().any() for buf in step.accum_grads)
+    assert int(opt.global_step.asnumpy().reshape(-1)[0]) == 0
