@@ -2,6 +2,8 @@
 import numpy as np
 from mindspore import Tensor
 
+import ms_acmix
+import torch_ref
 from acmix_common.name_map import torch_key_kind, torch_to_ms_map
 from torch_ref.testing import draw_weights_ as draw_torch_weights_  # noqa: F401
 
@@ -21,3 +23,13 @@ def torch_to_ms(torch_model, ms_model) -> None:
         if tuple(param.shape) != value.shape:
             raise ValueError(f"{name}: torch shape {value.shape} != MindSpore {param.shape}")
         param.set_data(Tensor(value.astype(np.float32)))
+
+
+def model_twins(name: str, seed: int = 0, **kwargs):
+    """A registered model in both frameworks, in eval mode, with drawn weights copied across."""
+    t_model = torch_ref.create_model(name, **kwargs).eval()
+    draw_torch_weights_(t_model, seed=seed)
+    m_model = ms_acmix.create_model(name, **kwargs)
+    m_model.set_train(False)
+    torch_to_ms(t_model, m_model)
+    return t_model, m_model

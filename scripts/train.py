@@ -70,8 +70,9 @@ def config_stem(path: str) -> str:
 def latest_run(runs_dir: str) -> str:
     """Newest run directory under ``runs_dir`` that holds a complete checkpoint."""
     from ms_acmix.train.checkpoint import saved_epochs
-    runs = sorted(d for d in (os.path.join(runs_dir, n) for n in os.listdir(runs_dir))
-                  if saved_epochs(os.path.join(d, "checkpoints"))) if os.path.isdir(runs_dir) else []
+    names = os.listdir(runs_dir) if os.path.isdir(runs_dir) else []
+    runs = sorted(d for d in (os.path.join(runs_dir, n) for n in names)
+                  if saved_epochs(os.path.join(d, "checkpoints")))
     if not runs:
         raise ValueError(f"--resume latest: no run with a checkpoint under {runs_dir!r}")
     return runs[-1]
@@ -99,7 +100,7 @@ def resolve_output(args: argparse.Namespace) -> Optional[str]:
 def check_data_dir(d: Dict[str, Any]) -> None:
     """The data directory exists and has both split folders."""
     root = d["dir"]
-    layout = f"{root}/{d['train_split']}/<class>/<image> and {root}/{d['val_split']}/<class>/<image>"
+    layout = " and ".join(f"{root}/{d[k]}/<class>/<image>" for k in ("train_split", "val_split"))
     if not os.path.isdir(root):
         raise DataError(f"data directory {root!r} does not exist (expected {layout})")
     if not os.listdir(root):

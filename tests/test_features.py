@@ -16,7 +16,7 @@ import ms_acmix
 import torch_ref
 from acmix_common.tolerance import assert_close
 from ckpt_convert import load_weights
-from parity.weights import draw_torch_weights_, torch_to_ms
+from parity.weights import model_twins
 
 from .tiny_models import TINY
 
@@ -39,14 +39,8 @@ def _twins(name, **overrides):
 @functools.lru_cache(maxsize=None)
 def _built_twins(name, overrides):
     """Shared between tests, which must leave them as they are (eval mode, no hooks)."""
-    kwargs = _kwargs(name, **dict(overrides))
     torch.manual_seed(0)
-    t_model = torch_ref.create_model(name, **kwargs).eval()
-    draw_torch_weights_(t_model, seed=0)
-    m_model = ms_acmix.create_model(name, **kwargs)
-    m_model.set_train(False)
-    torch_to_ms(t_model, m_model)
-    return t_model, m_model
+    return model_twins(name, **_kwargs(name, **dict(overrides)))
 
 
 def _input(name, rng):

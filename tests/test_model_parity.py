@@ -5,11 +5,9 @@ import pytest
 import torch
 from mindspore import Tensor
 
-import ms_acmix
-import torch_ref
 from acmix_common.tolerance import assert_close
 from acmix_common.variants import model_info
-from parity.weights import draw_torch_weights_, torch_to_ms
+from parity.weights import model_twins
 
 from .tiny_models import TINY
 
@@ -17,19 +15,7 @@ from .tiny_models import TINY
 def _twins(name):
     kwargs, shape = TINY[name]
     torch.manual_seed(0)
-    t_model = torch_ref.create_model(name, **kwargs).eval()
-    draw_torch_weights_(t_model, seed=0)
-    m_model = ms_acmix.create_model(name, **kwargs)
-    m_model.set_train(False)
-    torch_to_ms(t_model, m_model)
-    return t_model, m_model, shape
-
-
-@pytest.fixture
-def graph_mode():
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+    return (*model_twins(name, **kwargs), shape)
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

@@ -31,12 +31,7 @@ def ops_gelu(x):
     return ms.ops.gelu(x, approximate="none")
 
 
-@pytest.fixture(autouse=True)
-def graph_mode():
-    old = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=old)
+pytestmark = pytest.mark.usefixtures("graph_mode")
 
 
 def make_step(accumulation, clip, name="sgd"):

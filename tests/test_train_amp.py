@@ -35,14 +35,6 @@ def test_amp_settings_that_cannot_train_are_refused(name, level, impl, refused):
         check_amp(cfg)
 
 
-@pytest.fixture
-def graph_mode():
-    old = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=old)
-
-
 @pytest.mark.parametrize("attn_impl", ["fast", "unfold"])
 def test_o2_dynamic_loss_scale_skips_overflow_and_halves(graph_mode, attn_impl):
     cfg = digits_cfg(amp_level="O2", loss_scale="dynamic", loss_scale_value=2.0 ** 24)

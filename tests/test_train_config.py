@@ -26,8 +26,9 @@ def test_shipped_config_loads(path):
 def test_swin_recipe_values():
     cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_swin_tiny.yaml"))
     o, a = cfg["optimizer"], cfg["aug"]
-    assert (o["name"], o["lr"], o["lr_scale_batch"], o["weight_decay"]) == ("adamw", 5e-4, 512, 0.05)
-    assert (o["warmup_epochs"], o["warmup_lr"], o["min_lr"], o["clip_grad"]) == (20, 5e-7, 5e-6, 5.0)
+    assert (o["name"], o["lr"], o["lr_scale_batch"]) == ("adamw", 5e-4, 512)
+    assert (o["weight_decay"], o["warmup_epochs"], o["warmup_lr"]) == (0.05, 20, 5e-7)
+    assert (o["min_lr"], o["clip_grad"]) == (5e-6, 5.0)
     assert o["no_decay_1d"] and o["no_decay_keywords"] == ["relative_position_bias_table"]
     assert (a["mixup"], a["cutmix"], a["label_smoothing"], a["reprob"]) == (0.8, 1.0, 0.1, 0.25)
     assert a["rand_augment"] == "rand-m9-mstd0.5-inc1"

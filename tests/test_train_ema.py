@@ -31,12 +31,7 @@ class Toy(nn.Cell):
         return self.fc2(ms.ops.relu(self.bn(self.fc1(x))))
 
 
-@pytest.fixture(autouse=True)
-def graph_mode():
-    old = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=old)
+pytestmark = pytest.mark.usefixtures("graph_mode")
 
 
 def values(cell, strip=""):

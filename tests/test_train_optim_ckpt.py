@@ -29,13 +29,7 @@ class Toy(nn.Cell):
         self.b = Parameter(Tensor(B0), name="b")
 
 
-@pytest.fixture(autouse=True)
-def graph_mode():
-    """Training runs in GRAPH mode; restore the suite's mode afterwards."""
-    old = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=old)
+pytestmark = pytest.mark.usefixtures("graph_mode")
 
 
 def run_both(ms_opt_fn, torch_opt_fn):

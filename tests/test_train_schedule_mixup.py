@@ -19,7 +19,8 @@ def official_resnet_lr(lr, epoch, step, len_epoch, epochs):
 def test_resnet_schedule_matches_official_formula():
     lr, steps, epochs = 0.1, 7, 12
     got = lr_per_step(lr, lr / 4, 0.0, 5 * steps, steps * epochs, warmup_prefix=True)
-    want = [official_resnet_lr(lr, e, s, steps, epochs) for e in range(epochs) for s in range(steps)]
+    want = [official_resnet_lr(lr, e, s, steps, epochs)
+            for e in range(epochs) for s in range(steps)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 

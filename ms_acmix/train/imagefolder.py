@@ -68,7 +68,7 @@ def decode(path: str, in_chans: int) -> np.ndarray:
 
 
 def find_unreadable(samples: Sequence[Sample], in_chans: int, progress=None) -> List[str]:
-    """Paths among ``samples`` that do not decode; ``progress(done, total)`` is called now and then."""
+    """Paths among ``samples`` that do not decode; calls ``progress(done, total)`` now and then."""
     bad = []
     for i, (path, _) in enumerate(samples):
         try:
