@@ -83,12 +83,6 @@ def check_num_classes(num_classes) -> int:
     return num_classes
 
 
-def stage_dicts(channels: Sequence[int], reductions: Sequence[int],
-                modules: Sequence[str]) -> List[Dict[str, Any]]:
-    return [dict(num_chs=int(c), reduction=int(r), module=m)
-            for c, r, m in zip(channels, reductions, modules)]
-
-
 def pruned_prefixes(stages: Sequence[str], built: int, classifier: str, num_classes: int,
                     after_last_built: Sequence[str] = (), features_only: bool = False,
                     final: Sequence[str] = ()) -> Tuple[str, ...]:

@@ -50,6 +50,11 @@ def torch_to_ms_map(ms_names: Iterable[str]) -> Dict[str, str]:
     return mapping
 
 
+def under(name: str, prefixes: Iterable[str]) -> bool:
+    """``name`` is one of ``prefixes`` or an entry below one (``fc`` holds ``fc.weight``)."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 def torch_key_kind(torch_name: str) -> str:
     """'dropped', 'rebuilt' or 'mapped' for one PyTorch state-dict key."""
     leaf = _split(torch_name)[1]

@@ -11,20 +11,22 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .name_map import under
+
 FRAMEWORKS = ("mindspore", "torch")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-FeatureInfo = List[Dict[str, Any]]  # timm's format: [{'num_chs', 'reduction', 'module'}, ...]
+Stages = List[Dict[str, Any]]  # timm's feature_info: [{'num_chs', 'reduction', 'module'}, ...]
 
 
-def resnet_feature_info(base_planes: int, expansion: int = 4) -> FeatureInfo:
+def resnet_feature_info(base_planes: int, expansion: int = 4) -> Stages:
     """The four stages ``layer1..4``: stem stride 4, then each later stage halves the map."""
     return [dict(num_chs=base_planes * 2 ** i * expansion, reduction=4 * 2 ** i,
                  module=f"layer{i + 1}") for i in range(4)]
 
 
-def swin_feature_info(embed_dim: int, patch_size: int, depths: Sequence[int]) -> FeatureInfo:
+def swin_feature_info(embed_dim: int, patch_size: int, depths: Sequence[int]) -> Stages:
     """Stage i before its patch merge (the output of its last block): embed_dim * 2^i channels
     at patch_size * 2^i."""
     return [dict(num_chs=embed_dim * 2 ** i, reduction=patch_size * 2 ** i,
@@ -39,7 +41,7 @@ class ModelInfo:
     family: str
     constructors: Mapping[str, str]  # framework -> "package.module:Class"
     kwargs: Mapping[str, Any]  # the variant's architecture, passed to the constructor
-    feature_rule: Callable[[Mapping[str, Any]], FeatureInfo]  # full kwargs -> feature_info
+    feature_rule: Callable[[Mapping[str, Any]], Stages]  # full kwargs -> feature_info
     classifier: Tuple[str, ...]  # parameter prefixes of the classifier (torch-style names)
     first_conv: str  # parameter prefix of the first convolution
     mixers: Tuple[str, ...]  # the family's token mixers: its ACmix module, or the plain layer
@@ -68,7 +70,7 @@ class ModelInfo:
         """The constructor's kwargs: the variant's, then ``overrides``."""
         return {**self.kwargs, **(overrides or {})}
 
-    def feature_info(self, overrides: Optional[Mapping[str, Any]] = None) -> FeatureInfo:
+    def feature_info(self, overrides: Optional[Mapping[str, Any]] = None) -> Stages:
         """The feature stages of this variant built with ``overrides``."""
         return self.feature_rule(self.model_kwargs(overrides))
 
@@ -88,7 +90,7 @@ class ModelInfo:
         return channels, int(h), int(w)
 
     def is_classifier(self, torch_name: str) -> bool:
-        return any(torch_name == p or torch_name.startswith(p + ".") for p in self.classifier)
+        return under(torch_name, self.classifier)
 
 
 _TABLE: Dict[str, ModelInfo] = {}

@@ -25,8 +25,8 @@ class Target:
 
 
 def model_names() -> List[str]:
-    import torch_ref
-    return torch_ref.list_models()
+    from acmix_common.variants import list_models
+    return list_models()
 
 
 def create_model(framework: str, name: str, kwargs: Dict[str, Any]):

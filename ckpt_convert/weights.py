@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from acmix_common.name_map import ms_to_torch
+from acmix_common.name_map import ms_to_torch, torch_to_ms_map, under
 
 from . import formats
 from .errors import CheckpointError
@@ -56,15 +56,12 @@ def _read(path: str, ema: bool) -> Tuple[SourceWeights, WeightsInfo]:
     naming = file_naming(fmt, obj, metadata)
     weights = unwrap_file(path, fmt, naming, obj, metadata, ema)
     if naming == "mindspore":
-        renamed: Dict[str, np.ndarray] = {}
-        for name, array in weights.arrays.items():
-            torch_name = ms_to_torch(name)
-            if torch_name in renamed:
-                raise CheckpointError(f"SRC={path}: two entries map to the torch name "
-                                      f"{torch_name!r} (one is {name!r})")
-            renamed[torch_name] = array
-        weights = replace(weights, arrays=renamed, dtype_notes={
-            ms_to_torch(k): v for k, v in weights.dtype_notes.items()})
+        try:
+            names = torch_to_ms_map(weights.arrays)
+        except ValueError as exc:
+            raise CheckpointError(f"SRC={path}: {exc}") from None
+        weights = replace(weights, arrays={t: weights.arrays[m] for t, m in names.items()},
+                          dtype_notes={ms_to_torch(k): v for k, v in weights.dtype_notes.items()})
     info = WeightsInfo(path, fmt, naming, weights.taken, ema, tuple(weights.notes),
                        dict(weights.dropped))
     return weights, info
@@ -89,10 +86,6 @@ def model_framework(model) -> str:
             return root
     raise CheckpointError(f"model={type(model).__name__} is neither a MindSpore nn.Cell nor a "
                           "torch nn.Module")
-
-
-def _skipped(name: str, prefixes: Sequence[str]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def _source(source, ema: bool) -> Tuple[str, SourceWeights, Optional[WeightsInfo]]:
@@ -131,12 +124,12 @@ def load_weights(model, source: Union[str, os.PathLike, Mapping[str, Any]], *,
     prefixes = tuple(p.rstrip(".") for p in skip)
     pruned = tuple(getattr(model, "pruned_prefixes", ()))  # what a features_only model omits
     dropped = {k: "skipped (skip=" + ",".join(prefixes) + ")" for k in weights.arrays
-               if _skipped(k, prefixes)}
+               if under(k, prefixes)}
     dropped.update({k: "not built by this model (pruned_prefixes=" + ",".join(pruned) + ")"
-                    for k in weights.arrays if k not in dropped and _skipped(k, pruned)})
+                    for k in weights.arrays if k not in dropped and under(k, pruned)})
     weights = replace(weights, arrays={k: v for k, v in weights.arrays.items() if k not in dropped})
     target = ms_target(model) if framework == "mindspore" else torch_target(model)
-    skipped = {k: v for k, v in target.names.items() if _skipped(k, prefixes)}
+    skipped = {k: v for k, v in target.names.items() if under(k, prefixes)}
     target = replace(target, names={k: v for k, v in target.names.items() if k not in skipped})
     plan = make_plan(weights, "torch", target)
     problems = plan.problems()

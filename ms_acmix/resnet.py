@@ -7,7 +7,8 @@ from mindspore.common.initializer import HeNormal, initializer
 
 from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
-                                   pruned_prefixes, stage_dicts)
+                                   pruned_prefixes)
+from acmix_common.variants import resnet_feature_info
 
 from .acmix import ACmix
 from .features import plan_intermediates, replace_cell
@@ -95,10 +96,8 @@ class ACmixResNet(nn.Cell):
                   if i < self.built_stages else nn.Identity() for i in range(4)]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
-        self.feature_info = FeatureInfo(stage_dicts(
-            [base_planes * 2 ** i * Bottleneck.expansion for i in range(4)],
-            4 * np.cumprod(strides),  # conv1 and maxpool stride 2 each
-            [f"layer{i + 1}" for i in range(4)]), returned or range(4))
+        self.feature_info = FeatureInfo(resnet_feature_info(base_planes, Bottleneck.expansion),
+                                        returned or range(4))
         self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
         self.fc = self._classifier(self.num_classes)
         self._init_conv_weights(keep_shift_init)

@@ -13,7 +13,8 @@ from mindspore.common.initializer import TruncatedNormal, initializer
 from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
                                  to_2tuple)
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
-                                   pruned_prefixes, stage_dicts)
+                                   pruned_prefixes)
+from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
 from .features import plan_intermediates, replace_cell
@@ -282,11 +283,8 @@ class ACmixSwin(nn.Cell):
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
                 dpr[start:start + depth], downsample=i < built - 1, mixer=mixer))
         self.layers = nn.CellList(layers)
-        self.feature_info = FeatureInfo(stage_dicts(
-            [embed_dim * 2 ** i for i in range(self.num_layers)],
-            [patch_size * 2 ** i for i in range(self.num_layers)],
-            [f"layers.{i}.blocks.{depths[i] - 1}" for i in range(self.num_layers)]),
-            returned or range(self.num_layers))
+        self.feature_info = FeatureInfo(swin_feature_info(embed_dim, patch_size, depths),
+                                        returned or range(self.num_layers))
         self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
         self.norm = nn.Identity() if features_only else layer_norm(self.num_features)
         self.head = self._classifier(self.num_classes)

@@ -21,11 +21,13 @@ def recipe_of(config: str) -> str:
 
 def product_lrs(case: ScheduleCase) -> np.ndarray:
     from ms_acmix.train import config as cfgmod
-    from ms_acmix.train.schedule import build_lrs
+    from ms_acmix.train import schedule
 
     cfg = cfgmod.build(os.path.join(CONFIGS, case.config + ".yaml"))
-    global_batch = case.batch_per_device * case.world * case.accumulation
-    return build_lrs(cfg["optimizer"], global_batch, case.steps_per_epoch, cfg["train"]["epochs"])
+    train = {**cfg["train"], "batch_size": case.batch_per_device,
+             "accumulation_steps": case.accumulation}
+    return schedule.build_lrs(cfg["optimizer"], schedule.global_batch(train, case.world),
+                              case.steps_per_epoch, train["epochs"])
 
 
 def official_lrs(case: ScheduleCase) -> np.ndarray:

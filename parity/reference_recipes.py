@@ -13,7 +13,7 @@
 - Gradient clipping: ``torch.nn.utils.clip_grad_norm_`` over all parameters (one total norm).
 """
 import math
-from typing import Dict, Iterable, List
+from typing import Dict, List
 
 import numpy as np
 import torch
@@ -157,13 +157,3 @@ def clip_grad_norm(model: torch.nn.Module, max_norm: float) -> float:
     """torch's clip_grad_norm_ over all of ``model``'s parameters; returns the total norm."""
     return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm, norm_type=2.0))
 
-
-def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """timm's SoftTargetCrossEntropy (the Swin criterion with mixup): batch mean of
-    sum_c -target_c * log_softmax(logits)_c."""
-    return torch.sum(-targets * torch.nn.functional.log_softmax(logits, dim=-1), dim=-1).mean()
-
-
-def names(decay: Dict[str, float], exempt: bool) -> Iterable[str]:
-    """Sorted names without (exempt=True) or with weight decay."""
-    return sorted(n for n, wd in decay.items() if (wd == 0.0) == exempt)

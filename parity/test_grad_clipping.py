@@ -1,5 +1,5 @@
 """The training step's clipped gradients equal torch's clip_grad_norm_ over all parameters (one
-total norm) applied to the gradients of timm's SoftTargetCrossEntropy."""
+total norm) applied to the same gradients."""
 from hypothesis import example, given
 
 from parity.budget import examples

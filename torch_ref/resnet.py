@@ -11,7 +11,8 @@ from torch import nn
 
 from acmix_common.checks import check_attn_impl, check_mixer, shift_kernels
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
-                                   intermediates_plan, pruned_prefixes, stage_dicts)
+                                   intermediates_plan, pruned_prefixes)
+from acmix_common.variants import resnet_feature_info
 
 from .acmix import ACmix
 from .layers import DropPath
@@ -85,10 +86,8 @@ class ACmixResNet(nn.Module):
                   if i < self.built_stages else nn.Identity() for i in range(4)]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.num_features = base_planes * 8 * Bottleneck.expansion
-        self.feature_info = FeatureInfo(stage_dicts(
-            [base_planes * 2 ** i * Bottleneck.expansion for i in range(4)],
-            4 * np.cumprod(strides),  # conv1 and maxpool stride 2 each
-            [f"layer{i + 1}" for i in range(4)]), returned or range(4))
+        self.feature_info = FeatureInfo(resnet_feature_info(base_planes, Bottleneck.expansion),
+                                        returned or range(4))
         self.out_indices = self.feature_info.out_indices
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = self._classifier(self.num_classes)

@@ -12,7 +12,8 @@ from torch import nn
 from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
                                  to_2tuple)
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
-                                   intermediates_plan, pruned_prefixes, stage_dicts)
+                                   intermediates_plan, pruned_prefixes)
+from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
 from .layers import DropPath
@@ -236,11 +237,8 @@ class ACmixSwin(nn.Module):
                 int(embed_dim * 2 ** i), (grid[0] // 2 ** i, grid[1] // 2 ** i), depth, heads,
                 window_size, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
                 dpr[start:start + depth], downsample=i < built - 1, mixer=mixer))
-        self.feature_info = FeatureInfo(stage_dicts(
-            [embed_dim * 2 ** i for i in range(self.num_layers)],
-            [patch_size * 2 ** i for i in range(self.num_layers)],
-            [f"layers.{i}.blocks.{depths[i] - 1}" for i in range(self.num_layers)]),
-            returned or range(self.num_layers))
+        self.feature_info = FeatureInfo(swin_feature_info(embed_dim, patch_size, depths),
+                                        returned or range(self.num_layers))
         self.out_indices = self.feature_info.out_indices
         self.norm = nn.Identity() if features_only else nn.LayerNorm(self.num_features, eps=1e-5)
         self.avgpool = nn.AdaptiveAvgPool1d(1)

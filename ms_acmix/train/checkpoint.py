@@ -23,8 +23,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import mindspore as ms
 from mindspore import nn
 
+from .ema import PREFIX as EMA_PREFIX  # the converter's --ema reads these (ckpt_convert/unwrap.py)
+
 EPOCH_RE = re.compile(r"epoch_(\d{4,})\.json$")
-EMA_PREFIX = "ema."  # the converter's --ema reads these entries (ckpt_convert/unwrap.py)
 STATE_EXCLUDED = ("learning_rate",)  # rebuilt from the config on resume
 
 

@@ -22,7 +22,7 @@ from .models import build_model
 from .optim import build_optimizer
 from .precision import check_amp
 from .pretrained import load_pretrained
-from .schedule import build_lrs, scaled_lrs, warmup_steps
+from .schedule import build_lrs, global_batch, scaled_lrs, warmup_steps
 from .step import NetWithLoss, TrainStep
 
 BAD_IMAGES_FILE = "bad_images.json"  # preflight's verify_images finds: left out of the run
@@ -100,7 +100,7 @@ class Trainer:
                              "class folders")
         self.accumulation = tc["accumulation_steps"]
         self.epochs = tc["epochs"]
-        self.global_batch = tc["batch_size"] * self.world * self.accumulation
+        self.global_batch = global_batch(tc, self.world)
         self.steps = steps_per_epoch(len(self.train_set), self.world,
                                      tc["batch_size"] * self.accumulation,
                                      tc["max_steps_per_epoch"])  # optimiser steps

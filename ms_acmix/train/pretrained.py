@@ -19,10 +19,9 @@ import numpy as np
 from mindspore import nn
 
 import ms_acmix
-from acmix_common.name_map import ms_to_torch
+from acmix_common.name_map import ms_to_torch, torch_key_kind, under
 
 TABLE = "relative_position_bias_table"
-REBUILT = ("relative_position_index", "attn_mask")
 CUBIC_A = -0.75  # PyTorch's bicubic convolution coefficient
 
 
@@ -78,7 +77,7 @@ def adapt(arrays: Dict[str, np.ndarray], shapes: Dict[str, Tuple[int, ...]],
     """(file entries fitted to the model, classifier entries left to the model, notes)."""
     out, notes = {}, []
     for name, array in arrays.items():
-        if name.endswith(REBUILT):
+        if torch_key_kind(name) == "rebuilt":
             continue  # the model computes its own
         if name.endswith(TABLE) and name in shapes and array.shape != shapes[name]:
             if array.shape[1] != shapes[name][1]:
@@ -91,11 +90,11 @@ def adapt(arrays: Dict[str, np.ndarray], shapes: Dict[str, Tuple[int, ...]],
         out[name] = array
     reinit = []
     for prefix in classifier:
-        entries = [n for n in shapes if n == prefix or n.startswith(prefix + ".")]
+        entries = [n for n in shapes if under(n, (prefix,))]
         fits = all(n in out and out[n].shape == shapes[n] for n in entries)
         if not fits:
             reinit += entries
-            for n in [k for k in out if k == prefix or k.startswith(prefix + ".")]:
+            for n in [k for k in out if under(k, (prefix,))]:
                 del out[n]
     return out, reinit, notes
 

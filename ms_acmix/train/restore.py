@@ -7,9 +7,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import mindspore as ms
 from mindspore import nn
 
-import ms_acmix
 
 from . import config as cfgmod
+from .ema import PREFIX as EMA_PREFIX
+from .eval_weights import classifier_rows
 from .models import build_model
 
 
@@ -42,7 +43,7 @@ def model_from_checkpoint(ckpt_path: str, cfg: cfgmod.Config, num_classes: int) 
         raise ValueError(f"--ckpt {ckpt_path!r} does not exist")
     model = build_model(cfg, num_classes)
     params = {k: v for k, v in ms.load_checkpoint(ckpt_path).items()
-              if not k.startswith("ema.")}  # the run's EMA copy (train.ema_decay): not the model
+              if not k.startswith(EMA_PREFIX)}  # the run's EMA copy (train.ema_decay)
     not_loaded, unused = ms.load_param_into_net(model, params, strict_load=True)
     if not_loaded or unused:
         raise ValueError(f"--ckpt {ckpt_path!r} does not fit {cfg['model']['name']}: missing "
@@ -55,11 +56,11 @@ def infer_num_classes(ckpt_path: str, cfg: cfgmod.Config) -> int:
     """model.num_classes, else the classifier's row count in the checkpoint."""
     if cfg["model"]["num_classes"]:
         return cfg["model"]["num_classes"]
-    params = ms.load_checkpoint(ckpt_path)
-    for prefix in ms_acmix.model_info(cfg["model"]["name"]).classifier:
-        if f"{prefix}.weight" in params:
-            return int(params[f"{prefix}.weight"].shape[0])
-    raise ValueError(f"{ckpt_path!r}: cannot tell the number of classes; set model.num_classes")
+    try:
+        return classifier_rows(ms.load_checkpoint(ckpt_path), cfg["model"]["name"])
+    except ValueError:
+        raise ValueError(f"{ckpt_path!r}: cannot tell the number of classes; "
+                         "set model.num_classes") from None
 
 
 def restore(ckpt_path: str, config_path: Optional[str]

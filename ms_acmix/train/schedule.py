@@ -53,6 +53,11 @@ def lr_per_step(lr: float, warmup_lr: float, min_lr: float, warmup_steps: int, t
     return out.astype(np.float32)
 
 
+def global_batch(train: Dict[str, Any], world: int) -> int:
+    """Images per optimiser step: per-device batch x devices x accumulated micro-batches."""
+    return train["batch_size"] * world * train["accumulation_steps"]
+
+
 def build_lrs(opt: Dict[str, Any], global_batch: int, steps_per_epoch: int, epochs: int
               ) -> np.ndarray:
     """The configured schedule: learning rate of every optimiser step of the run."""
