@@ -5,7 +5,7 @@ the indices of the stages a model returns, with ``channels()``, ``reduction()`` 
 ``module_name()`` over those. Written fresh; it is a ``list`` of the per-stage dicts, so it
 compares equal to the plain list timm keeps on models that are not features_only.
 """
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 from .checks import check_out_indices
 

@@ -134,8 +134,8 @@ def _resnet(name: str, depths: Tuple[int, int, int, int]) -> ModelInfo:
     # Official evaluation: torchvision Resize(256) (bilinear) + CenterCrop(224).
     return ModelInfo(
         name=name, family="resnet",
-        constructors={"mindspore": "ms_acmix.resnet:ACmixResNet",
-                      "torch": "torch_ref.resnet:ACmixResNet"},
+        constructors={"mindspore": "ms_acmix.models.resnet:ACmixResNet",
+                      "torch": "torch_ref.models.resnet:ACmixResNet"},
         # The ACmix hyper-parameters of the official ResNet: kernel_att, head, kernel_conv.
         kwargs=dict(layers=depths, k_att=7, head=4, k_conv=3, base_planes=64),
         feature_rule=lambda kw: resnet_feature_info(kw["base_planes"]),
@@ -149,7 +149,8 @@ def _swin(name: str, depths: Tuple[int, ...], drop_path_rate: float) -> ModelInf
     # (bicubic) + CenterCrop(224).
     return ModelInfo(
         name=name, family="swin",
-        constructors={"mindspore": "ms_acmix.swin:ACmixSwin", "torch": "torch_ref.swin:ACmixSwin"},
+        constructors={"mindspore": "ms_acmix.models.swin:ACmixSwin",
+                      "torch": "torch_ref.models.swin:ACmixSwin"},
         kwargs=dict(patch_size=4, embed_dim=96, depths=depths, num_heads=(3, 6, 12, 24),
                     window_size=7, drop_path_rate=drop_path_rate),
         feature_rule=lambda kw: swin_feature_info(kw["embed_dim"], kw["patch_size"],

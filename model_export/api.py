@@ -33,7 +33,7 @@ def _reference(model, framework: str):
     if framework == "ms":
         from mindspore import Tensor
 
-        from ms_acmix.exportable import use_exportable_ops
+        from ms_acmix.models.exportable import use_exportable_ops
 
         def run(x: np.ndarray) -> np.ndarray:
             use_exportable_ops(model, False)
@@ -52,7 +52,7 @@ def to_onnx(model, framework: str, input_chw: Sequence[int], opset: int):
     """The checked, batch-generic ONNX model of ``model`` (not yet written)."""
     from .onnx_check import check_outputs, check_structure
     if framework == "ms":
-        from ms_acmix.exportable import use_exportable_ops
+        from ms_acmix.models.exportable import use_exportable_ops
 
         from .onnx_ms import export_ms_onnx
         try:

@@ -33,7 +33,7 @@ def _export_once(model, input_chw: Sequence[int], batch: int, path: str) -> onnx
 def export_ms_onnx(model, input_chw: Sequence[int], opset: int) -> onnx.ModelProto:
     """Trace ``model`` (a MindSpore Cell in eval mode) and return a batch-generic ONNX model.
 
-    The caller switches on the exportable formulations (``ms_acmix.exportable``) first.
+    The caller switches on the exportable formulations (``ms_acmix.models.exportable``) first.
     """
     import mindspore as ms
     previous = ms.get_context("mode")

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, given, seed, settings
 
-from acmix_common.tolerance import POLICY, UNIT_ROUNDOFF, compare_to_reference
+from acmix_common.tolerance import POLICY
+from parity.error_model import UNIT_ROUNDOFF, compare_to_reference
 
 from .twins import (build, draw_cotangent, draw_input, forward_computation, grads_computation,
                     ms_forward, ms_grads, reference, torch_forward, torch_grads)

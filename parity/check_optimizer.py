@@ -7,7 +7,6 @@ torch.optim fed the same gradients, under the reference error model. The expecta
 from ``ms_acmix.train.optim``: torch's groups are the official rule's.
 """
 import copy
-import os
 from typing import Dict
 
 import numpy as np
@@ -21,7 +20,6 @@ from . import reference_recipes as official
 from .checks import against, verdict
 from .twins import build, draw_cotangent, draw_input, reference, torch_grads
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 RECIPE_CONFIG = {"swin": "acmix_swin_tiny", "resnet": "acmix_resnet26"}
 OFFICIAL_DECAY = {"swin": official.swin_weight_decay, "resnet": official.resnet_weight_decay}
 
@@ -29,7 +27,7 @@ OFFICIAL_DECAY = {"swin": official.swin_weight_decay, "resnet": official.resnet_
 def recipe_optimizer(recipe: str) -> dict:
     """The optimizer section of the recipe's config file, as the training script reads it."""
     from ms_acmix.train import config as cfgmod
-    return cfgmod.build(os.path.join(CONFIGS, RECIPE_CONFIG[recipe] + ".yaml"))["optimizer"]
+    return cfgmod.build(RECIPE_CONFIG[recipe])["optimizer"]
 
 
 def check_decay_groups(t_model: torch.nn.Module, m_model, recipe: str, opt: dict) -> None:

@@ -1,7 +1,6 @@
 """The training script's learning-rate schedules, built from the recipe config files
-(configs/acmix_swin_*.yaml, configs/acmix_resnet*.yaml), against the official schedules of
-parity.reference_recipes: every optimiser step's learning rate."""
-import os
+(ms_acmix/configs/acmix_swin_*.yaml, ms_acmix/configs/acmix_resnet*.yaml), against the official
+schedules of parity.reference_recipes: every optimiser step's learning rate."""
 
 import numpy as np
 
@@ -12,7 +11,6 @@ from .checks import ParityFailure
 from .report import record
 from .strategies import RECIPE_CONFIGS, ScheduleCase
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 
 def recipe_of(config: str) -> str:
@@ -23,7 +21,7 @@ def product_lrs(case: ScheduleCase) -> np.ndarray:
     from ms_acmix.train import config as cfgmod
     from ms_acmix.train import schedule
 
-    cfg = cfgmod.build(os.path.join(CONFIGS, case.config + ".yaml"))
+    cfg = cfgmod.build(case.config)
     train = {**cfg["train"], "batch_size": case.batch_per_device,
              "accumulation_steps": case.accumulation}
     return schedule.build_lrs(cfg["optimizer"], schedule.global_batch(train, case.world),

@@ -1,5 +1,5 @@
 """The checks every parity test runs: each compares MindSpore float32 against PyTorch float64
-under the reference error model (acmix_common.tolerance), records the result and, on failure,
+under the reference error model (parity/error_model.py), records the result and, on failure,
 saves the inputs and names the first diverging layer."""
 import copy
 from typing import Callable, Dict, Optional, Union
@@ -9,8 +9,9 @@ import torch
 from mindspore import Tensor
 
 from acmix_common.name_map import ms_to_torch
-from acmix_common.tolerance import Comparison, compare_to_reference
-from ms_acmix.exportable import use_exportable_ops
+from acmix_common.tolerance import Comparison
+from parity.error_model import compare_to_reference
+from ms_acmix.models.exportable import use_exportable_ops
 
 from . import device
 from .localize import first_divergence
@@ -36,7 +37,7 @@ def against(actual: Dict[str, np.ndarray], ref64: Dict[str, np.ndarray],
             noise: Dict[str, float], context: Union[None, float, Dict[str, float]] = None,
             kind: str = "forward") -> Dict[str, Comparison]:
     """Each MindSpore result against its float64 reference, bounded by its measured noise
-    (``kind``: 'forward' or 'grad', acmix_common.tolerance.NOISE_MULTIPLE). ``context``: the
+    (``kind``: 'forward' or 'grad', error_model.NOISE_MULTIPLE). ``context``: the
     check's scale (one for all, or per result); None: each result's own."""
     if set(actual) != set(ref64):
         raise AssertionError(f"results differ in name: torch-only "
@@ -74,7 +75,8 @@ def _where(t_model, m_model, x, seed: int) -> Callable[[], str]:
 
 
 def check_forward(config, graph: bool = False, exportable_ops: bool = False) -> Comparison:
-    """``exportable_ops``: MindSpore runs the ONNX-exportable formulations (ms_acmix.exportable)."""
+    """``exportable_ops``: MindSpore runs the ONNX-exportable formulations
+    (ms_acmix.models.exportable)."""
     check = "forward GRAPH" if graph else "forward"
     if exportable_ops:
         check += " exportable ops"

@@ -5,13 +5,13 @@
 arithmetic pinned on the device (the default: the port's semantics at full sharpness) and the
 device's own reduced-precision default, which users train in. The PyTorch float64 and float32
 references always run on the CPU. What each choice sets, and why:
-``acmix_common.tolerance.DEVICES``.
+``parity.error_model.DEVICES``.
 """
 from typing import Optional
 
 import mindspore as ms
 
-from acmix_common.tolerance import DEVICES, device_policy
+from parity.error_model import DEVICES, device_policy
 
 PRECISIONS = ("float32", "native")
 _state = {"device": "CPU", "precision": "float32"}

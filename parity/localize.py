@@ -5,7 +5,8 @@ import numpy as np
 import torch
 from mindspore import Tensor
 
-from acmix_common.tolerance import Comparison, compare_to_reference
+from acmix_common.tolerance import Comparison
+from parity.error_model import compare_to_reference
 
 from . import device
 from .twins import reference

@@ -7,7 +7,7 @@ from model_export.api import DEFAULT_OPSET
 from model_export.onnx_check import check_structure, run
 from model_export.onnx_ms import export_ms_onnx
 from model_export.onnx_torch import export_torch_onnx
-from ms_acmix.exportable import use_exportable_ops
+from ms_acmix.models.exportable import use_exportable_ops
 
 
 def onnx_outputs(t_model, m_model, x: np.ndarray, opset: int = DEFAULT_OPSET

@@ -1,7 +1,7 @@
 """Checks of the preprocessing: ms_acmix's MindSpore pipeline against the official torchvision /
 timm semantics (parity/reference_*.py), on re-encoded real photos and identical random draws.
 
-Images are compared in gray levels after the normalisation is undone (the ("uint8", "levels")
+Images are compared in gray levels after the normalisation is undone (``error_model.LEVELS``
 policy: one level at every pixel); random draws (boxes, operation lists) must be equal, and so
 must the generators' states afterwards (the same number of draws consumed).
 """
@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from acmix_common.tolerance import Comparison, compare
+from parity.error_model import compare_levels
 from ms_acmix.train import config as cfgmod
 from ms_acmix.train import rand_augment, random_erasing
 from ms_acmix.train import transforms as T
@@ -28,7 +29,6 @@ from .photos import decoded, photo
 from .report import record, save_failure
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 
 def levels(chw, mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> np.ndarray:
@@ -89,7 +89,7 @@ def check_eval_preprocess(config, workdir: str) -> Comparison:
     ((ours, _, _),) = list(eval_batches([(path, 0)], _config(), 0, 1, recipe))
     theirs = official(R.pil_loader(path)).numpy()
     ours, theirs = levels(ours[0]), levels(theirs)
-    result = compare(ours, theirs, "uint8", "levels")
+    result = compare_levels(ours, theirs)
     _verdict("eval preprocessing", config, {"image": result}, ours=ours, official=theirs)
     return result
 
@@ -118,7 +118,7 @@ def check_resized_crop(config) -> Comparison:
         out = R.hflip(out)
     _same_state(ours_rng, their_rng)
     theirs = R.Normalize(MEAN, STD)(R.ToTensor()(out)).numpy()
-    result = compare(levels(ours), levels(theirs), "uint8", "levels")
+    result = compare_levels(levels(ours), levels(theirs))
     _verdict("RandomResizedCrop + flip", config, {"image": result}, ours=ours, official=theirs)
     return result
 
@@ -139,7 +139,7 @@ def check_rand_augment(config) -> Comparison:
         config.spec, R_ra.timm_aa_hparams(config.img_size, MEAN, config.interpolation))
     theirs = official(img, *rngs[1])
     _same_state(rngs[0][0], rngs[1][0], rngs[0][1], rngs[1][1])
-    result = compare(np.asarray(ours), np.asarray(theirs), "uint8", "levels")
+    result = compare_levels(np.asarray(ours), np.asarray(theirs))
     _verdict("RandAugment", config, {"image": result}, ours=np.asarray(ours),
              official=np.asarray(theirs), ops=np.array(repr(ops)))
     return result
@@ -165,7 +165,7 @@ def check_rand_augment_op(config) -> Comparison:
     hparams = R_ra.timm_aa_hparams(config.img_size, MEAN, config.interpolation)
     theirs = R_ra.AugmentOp(config.op, prob=1.0, magnitude=config.level, hparams=hparams)(
         img, _FixedDraw(config.negate_draw))
-    result = compare(np.asarray(ours), np.asarray(theirs), "uint8", "levels")
+    result = compare_levels(np.asarray(ours), np.asarray(theirs))
     _verdict("RandAugment operation", config, {"image": result}, ours=np.asarray(ours),
              official=np.asarray(theirs))
     return result
@@ -235,18 +235,17 @@ def _official_train(config, path: str, rng: random.Random, np_rng) -> np.ndarray
 
 def check_train_pipeline(config, workdir: str) -> Comparison:
     """A sample through the configured recipe's whole training pipeline on mindspore.dataset
-    (configs/acmix_swin_tiny.yaml or acmix_resnet50.yaml) against the official one, both
+    (ms_acmix/configs/acmix_swin_tiny.yaml or acmix_resnet50.yaml) against the official one, both
     seeded from the sample's key."""
     path = _write_photo(config.photo, workdir)
-    yaml = os.path.join(CONFIGS, f"acmix_{'swin_tiny' if config.recipe == 'swin' else 'resnet50'}"
-                        ".yaml")
-    cfg = _config(yaml, img_size=config.img_size)
+    recipe = "acmix_swin_tiny" if config.recipe == "swin" else "acmix_resnet50"
+    cfg = _config(recipe, img_size=config.img_size)
     prefix, index = config.key[:-1], config.key[-1]
     samples = [(path, 0)] * (index + 1)
     dataset = train_dataset(samples, cfg, [index], prefix)
     (row,) = list(dataset.create_tuple_iterator(num_epochs=1, output_numpy=True))
     ours = row[0]
     theirs = _official_train(config, path, *T.sample_generators(config.key))
-    result = compare(levels(ours), levels(theirs), "uint8", "levels")
+    result = compare_levels(levels(ours), levels(theirs))
     _verdict("train pipeline", config, {"image": result}, ours=ours, official=theirs)
     return result

@@ -213,7 +213,7 @@ RECIPE_CONFIGS = {"swin": ("acmix_swin_tiny", "acmix_swin_small"),
 
 @dataclass(frozen=True)
 class ScheduleCase:
-    config: str            # a file stem under configs/
+    config: str            # a file stem under ms_acmix/configs/
     batch_per_device: int
     world: int
     steps_per_epoch: int   # optimiser steps

@@ -9,7 +9,6 @@ same class) and saved the way the official code saves them: Swin ``{'model': sta
 ResNet ``{'state_dict': {'module.' + name: ...}, ...}`` (DataParallel). The seeds are ones whose
 drawn model predicts more than one class on these photos, so the top-1 check means something.
 """
-import importlib.util
 import json
 import os
 
@@ -36,11 +35,8 @@ CASES = {  # recipe: (model, kwargs, seed)
 
 
 def _eval_cli():
-    spec = importlib.util.spec_from_file_location("acmix_eval_cli",
-                                                  os.path.join(ROOT, "scripts", "eval.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from ms_acmix.cli import evaluate
+    return evaluate
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from hypothesis import given
 from mindspore import ops
 
 import torch_ref
-from ms_acmix import exportable
+from ms_acmix.models import exportable
 from parity.budget import examples
 from parity.checks import ParityFailure, check_onnx
 from parity.fixed_configs import RESNET, SWIN

@@ -1,6 +1,6 @@
-"""A sample through a recipe's whole training pipeline (configs/acmix_swin_tiny.yaml: timm's
-create_transform; configs/acmix_resnet50.yaml: torchvision's) on mindspore.dataset, against the
-official composition seeded from the same key."""
+"""A sample through a recipe's whole training pipeline (ms_acmix/configs/acmix_swin_tiny.yaml:
+timm's create_transform; ms_acmix/configs/acmix_resnet50.yaml: torchvision's) on
+mindspore.dataset, against the official composition seeded from the same key."""
 import tempfile
 
 from hypothesis import given

@@ -1,5 +1,5 @@
 """Build a PyTorch model and its MindSpore twin with the same drawn weights, run them, and measure
-the PyTorch side's float32 noise (acmix_common.tolerance: the reference error model)."""
+the PyTorch side's float32 noise (parity/error_model.py: the reference error model)."""
 import copy
 from typing import Callable, Dict, Tuple
 
@@ -11,9 +11,10 @@ from mindspore import Tensor
 import ms_acmix
 import torch_ref
 from acmix_common.name_map import REBUILT_BUFFER_LEAVES, ms_to_torch
-from acmix_common.tolerance import NOISE_SAMPLES, max_abs, nudge
-from ms_acmix.swin import SwinBlockACmix as MsSwinBlock
-from torch_ref.swin import SwinBlockACmix as TorchSwinBlock
+from acmix_common.tolerance import max_abs
+from parity.error_model import NOISE_SAMPLES, nudge
+from ms_acmix.models.swin import SwinBlockACmix as MsSwinBlock
+from torch_ref.models.swin import SwinBlockACmix as TorchSwinBlock
 
 from .strategies import AcmixConfig, ModelConfig, SwinBlockConfig
 from .weights import draw_torch_weights_, torch_to_ms

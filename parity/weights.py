@@ -5,7 +5,7 @@ from mindspore import Tensor
 import ms_acmix
 import torch_ref
 from acmix_common.name_map import torch_key_kind, torch_to_ms_map
-from torch_ref.testing import draw_weights_ as draw_torch_weights_  # noqa: F401
+from torch_ref.models.testing import draw_weights_ as draw_torch_weights_  # noqa: F401
 
 
 def torch_to_ms(torch_model, ms_model) -> None:

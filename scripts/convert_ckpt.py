@@ -1,11 +1,9 @@
 #!/usr/bin/env python
-"""Convert ACmix checkpoints between PyTorch and MindSpore; see ``--help``."""
-import os
+"""``acmix-convert`` from a checkout (``ms_acmix.cli.convert``):
+checkpoints between PyTorch and MindSpore."""
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from ckpt_convert.cli import main  # noqa: E402
+from ms_acmix.cli.convert import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,8 +17,8 @@ train.accumulation_steps); the learning rate scales with it (optimizer.lr_scale_
 If one node dies, the others stop within MS_NODE_TIMEOUT seconds (default 30) with an error.
 
 Options:
-  --config FILE       YAML config (default: configs/acmix_digits.yaml)
-  --model NAME        use configs/NAME.yaml (acmix_resnet26/38/50, acmix_swin_tiny/small)
+  --config FILE       YAML config (default: ms_acmix/configs/acmix_digits.yaml)
+  --model NAME        use ms_acmix/configs/NAME.yaml (acmix_resnet26/38/50, acmix_swin_tiny/small)
   --data-dir DIR      image folder with train/ and val/ class folders (data.dir)
   --workers N         workers on this machine = devices used (default: all devices; CPU: 2)
   --device D          CPU | GPU | Ascend (default: detected: Ascend, else GPU, else CPU)
@@ -44,7 +44,7 @@ EOF
 die() { echo "error: $*" >&2; exit 2; }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEFAULT_CONFIG="$REPO/configs/acmix_digits.yaml"
+DEFAULT_CONFIG="$REPO/ms_acmix/configs/acmix_digits.yaml"
 CONFIG="$DEFAULT_CONFIG"
 DEVICE="" WORKERS="" OUTPUT_DIR="" RESUME="" DATA_DIR="" MASTER_PORT=""
 NODES=1 NODE_RANK=0 MASTER_ADDR=""
@@ -57,8 +57,8 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --config) need "$@"; CONFIG="$(abspath "$2")"; shift 2 ;;
-    --model) need "$@"; CONFIG="$REPO/configs/$2.yaml"
-      [[ -f "$CONFIG" ]] || die "--model $2: no config $CONFIG (have: $(cd "$REPO/configs" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' '))"
+    --model) need "$@"; CONFIG="$REPO/ms_acmix/configs/$2.yaml"
+      [[ -f "$CONFIG" ]] || die "--model $2: no config $CONFIG (have: $(cd "$REPO/ms_acmix/configs" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' '))"
       shift 2 ;;
     --data-dir) need "$@"; DATA_DIR="$(abspath "$2")"; shift 2 ;;
     --workers) need "$@"; WORKERS="$2"; shift 2 ;;

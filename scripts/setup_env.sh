@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv/ at the repository root and install requirements.txt into it.
-# Idempotent: does nothing when .venv already holds exactly these requirements.
+# Create .venv/ at the repository root and install the project into it, editable, with the
+# exact versions of requirements.txt (the constraints file) and the extras the repository's
+# commands need. Idempotent: does nothing when .venv already holds exactly this set-up.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
-stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$root/requirements.txt" | cut -d' ' -f1)
+stamp="$venv/.setup.sha256"
+want=$(cat "$root/requirements.txt" "$root/pyproject.toml" "$0" | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
@@ -15,8 +16,11 @@ if ! "$py" -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11
        "Set PYTHON=/path/to/python3.11." >&2
   exit 2
 fi
-echo "setup_env: installing requirements.txt into $venv (MindSpore and torch: a few minutes)"
-"$py" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt"
+echo "setup_env: installing the project and requirements.txt into $venv (MindSpore and torch:" \
+     "a few minutes)"
+[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$root/requirements.txt")
+"${pip[@]}" setuptools
+"${pip[@]}" --no-build-isolation -e "$root[torch,onnx,test]"
 echo "$want" > "$stamp"
 echo "setup_env: ready"

@@ -1,73 +1,9 @@
-"""Forward every registered model in both frameworks on one batch; print a table.
-
-    python scripts/smoke.py [--full] [--graph] [--model NAME ...]
-
-By default each model's narrow variant at official depth (``model_info(name).small_kwargs``,
-seconds); --full builds the official sizes at their default input (minutes).
-Weights are drawn in PyTorch and loaded into MindSpore through ``ckpt_convert.load_weights``, so
-the table's last column is the cross-framework gap of the logits. Exit code 1 if any differs.
-"""
-import argparse
-import os
+#!/usr/bin/env python
+"""``acmix-smoke`` from a checkout (``ms_acmix.cli.smoke``):
+every model forwarded in both frameworks."""
 import sys
-import time
-from typing import List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import mindspore as ms  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mindspore import Tensor  # noqa: E402
-
-import ms_acmix  # noqa: E402
-import torch_ref  # noqa: E402
-from acmix_common.tolerance import compare  # noqa: E402
-from ckpt_convert import load_weights  # noqa: E402
-from torch_ref.testing import draw_weights_  # noqa: E402
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="official sizes at the default input")
-    parser.add_argument("--graph", action="store_true", help="MindSpore GRAPH mode (ms.jit)")
-    parser.add_argument("--model", action="append", choices=torch_ref.list_models(),
-                        metavar="NAME", help="only this model (repeatable; default: all of "
-                        f"{', '.join(torch_ref.list_models())})")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    ms.set_device("CPU")
-    rng = np.random.default_rng(0)
-    failed = 0
-    print(f"{'model':18} {'params':>11} {'logits':>10} {'torch s':>8} {'ms s':>8}  parity")
-    for name in args.model or torch_ref.list_models():
-        info = torch_ref.model_info(name)
-        kwargs, chw = ({}, info.input_size) if args.full else (info.small_kwargs,
-                                                               info.small_input_size)
-        t_model = torch_ref.create_model(name, **kwargs).eval()
-        draw_weights_(t_model, seed=0)
-        m_model = ms_acmix.create_model(name, **kwargs)
-        m_model.set_train(False)
-        load_weights(m_model, t_model.state_dict())
-        x = rng.standard_normal((1 if args.full else 2, *chw)).astype(np.float32)
-        start = time.perf_counter()
-        with torch.no_grad():
-            expected = t_model(torch.from_numpy(x)).numpy()
-        t_time = time.perf_counter() - start
-        forward = ms.jit(m_model.construct) if args.graph else m_model
-        start = time.perf_counter()
-        actual = forward(Tensor(x)).asnumpy()
-        m_time = time.perf_counter() - start
-        result = compare(actual, expected)
-        failed += not result.ok
-        params = sum(p.numel() for p in t_model.parameters())
-        print(f"{name:18} {params:>11,} {str(expected.shape):>10} {t_time:>8.2f} {m_time:>8.2f}  "
-              f"{'ok' if result.ok else 'MISMATCH'} max_abs={result.max_abs:.1e}")
-    return 1 if failed else 0
-
+from ms_acmix.cli.smoke import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,6 @@
 entry, one parity strategy, all registered here at test time) goes through the converter (both
 directions, --verify), ONNX export from MindSpore, the smoke script and the parity harness, none
 of which is edited for it."""
-import importlib.util
 import os
 
 import numpy as np
@@ -13,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acmix_common.variants import register_model, unregister_model
-from ckpt_convert.cli import main as convert_main
-from model_export.cli import main as export_main
+from ms_acmix.cli.convert import main as convert_main
+from ms_acmix.cli.export import main as export_main
 from parity.budget import examples
 from parity.checks import check_forward
 from parity.strategies import (FAMILY_STRATEGIES, ModelConfig, attn_impls, family_strategy,
@@ -65,11 +64,8 @@ def test_mindspore_onnx_export_takes_its_size_from_the_table(tmp_path, capsys):
     assert [d.dim_param or d.dim_value for d in dims][1:] == [3, 12, 12]  # resolution=12
 
 
-def test_smoke_script_runs_it(capsys):
-    spec = importlib.util.spec_from_file_location("smoke", os.path.join(ROOT, "scripts",
-                                                                       "smoke.py"))
-    smoke = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(smoke)
+def test_smoke_command_runs_it(capsys):
+    from ms_acmix.cli import smoke
     assert smoke.main(["--model", NAME]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(NAME))
     assert " ok " in row and "(2, 4)" in row  # the entry's small variant: 4 classes, batch 2

@@ -1,18 +1,12 @@
-"""scripts/benchmark.py runs end to end at a tiny size (one subprocess per case) and its ratios
+"""acmix-benchmark runs end to end at a tiny size (one subprocess per case) and its ratios
 mean what the table says."""
 import json
-import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "scripts", "benchmark.py")
-
-
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT),
-                          check=False)
+    return subprocess.run([sys.executable, "-m", "ms_acmix.cli.benchmark", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_help_answers():

@@ -1,21 +1,13 @@
-"""scripts/benchmark.py --pipeline: its cases run (in process here, tiny) and report what the
+"""acmix-benchmark --pipeline: its cases run (in process here, tiny) and report what the
 table says."""
-import importlib.util
-import os
 
 import pytest
 
 from ms_acmix.train.throughput import photo_folder
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("acmix_benchmark",
-                                                  os.path.join(ROOT, "scripts", "benchmark.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from ms_acmix.cli import benchmark
+    return benchmark
 
 
 @pytest.mark.parametrize("impl", ["plain", "mindspore.dataset"])

@@ -10,7 +10,7 @@ import torch
 
 import torch_ref
 from ckpt_convert import formats
-from ckpt_convert.cli import main
+from ms_acmix.cli.convert import main
 from tests.tiny_models import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def run(capsys, *argv):
 
 def assert_one_line_error(code: int, err: str, *phrases: str, exit_code: int = 2) -> None:
     assert code == exit_code, err
-    assert err.count("\n") == 1 and err.startswith("convert_ckpt.py: error: "), err
+    assert err.count("\n") == 1 and err.startswith("acmix-convert: error: "), err
     for phrase in phrases:
         assert phrase in err, err
 
@@ -57,7 +57,7 @@ def resnet_pth(tmp_path_factory):
 
 
 def test_help_answers():
-    result = subprocess.run([sys.executable, "scripts/convert_ckpt.py", "--help"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "ms_acmix.cli.convert", "--help"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     for phrase in ("torch2ms", "ms2torch", "--model-kwargs", "--force", "--verify", "--report",
@@ -66,9 +66,9 @@ def test_help_answers():
 
 
 def test_real_process_error_is_one_line_with_exit_2(tmp_path):
-    result = subprocess.run([sys.executable, "scripts/convert_ckpt.py", "torch2ms",
+    result = subprocess.run([sys.executable, "-m", "ms_acmix.cli.convert", "torch2ms",
                              str(tmp_path / "nope.pth"), str(tmp_path / "out.ckpt"),
-                             "--model", RESNET], cwd=ROOT, capture_output=True, text=True,
+                             "--model", RESNET], capture_output=True, text=True,
                             timeout=120)
     assert_one_line_error(result.returncode, result.stderr, "nope.pth does not exist")
     assert not (tmp_path / "out.ckpt").exists()

@@ -6,8 +6,8 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from ms_acmix.layers import DropPath as MsDropPath
-from torch_ref.layers import DropPath as TorchDropPath
+from ms_acmix.models.layers import DropPath as MsDropPath
+from torch_ref.models.layers import DropPath as TorchDropPath
 
 P = 0.25
 

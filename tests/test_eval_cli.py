@@ -1,4 +1,4 @@
-"""scripts/eval.py: bad input exits with code 2 and one line naming the argument and its value,
+"""acmix-eval: bad input exits with code 2 and one line naming the argument and its value,
 before MindSpore is loaded. (Evaluating official-format weights end to end:
 parity/test_e2e_eval.py; a training run's checkpoint: tests/test_train_msrun.py.)"""
 import os
@@ -8,12 +8,11 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "scripts", "eval.py")
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, SCRIPT, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run([sys.executable, "-m", "ms_acmix.cli.evaluate", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_help_answers():

@@ -13,7 +13,7 @@ import torch
 
 import torch_ref
 from model_export import ExportError, to_onnx
-from model_export.cli import main
+from ms_acmix.cli.export import main
 from model_export.onnx_check import opset_of, run
 from acmix_common.tolerance import compare
 
@@ -111,7 +111,7 @@ def test_mindspore_checkpoint_into_the_torch_onnx_and_mindir(capsys, tmp_path):
 
 
 def test_help_names_every_option():
-    out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "export.py"), "--help"],
+    out = subprocess.run([sys.executable, "-m", "ms_acmix.cli.export", "--help"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     for option in ("--model", "--framework", "--format", "--checkpoint", "--img-size",
                    "--opset", "--output"):

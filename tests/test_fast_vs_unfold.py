@@ -13,7 +13,7 @@ import torch
 
 import torch_ref
 from acmix_common.tolerance import assert_close, compare
-from torch_ref.testing import draw_weights_
+from torch_ref.models.testing import draw_weights_
 
 NAME = "acmix_resnet50"
 NARROW = (dict(base_planes=8, num_classes=10), (2, 3, 128, 128))

@@ -10,7 +10,7 @@ import ms_acmix
 import torch_ref
 from acmix_common.tolerance import assert_close
 from ckpt_convert import CheckpointError, load_weights, read_weights
-from torch_ref.testing import draw_weights_
+from torch_ref.models.testing import draw_weights_
 
 from .tiny_models import TINY
 

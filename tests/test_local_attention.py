@@ -10,8 +10,8 @@ from mindspore import Tensor
 
 import ms_acmix
 import torch_ref
-from acmix_common.tolerance import (UNIT_ROUNDOFF, assert_close, compare,
-                                    compare_to_reference)
+from acmix_common.tolerance import assert_close, compare
+from parity.error_model import UNIT_ROUNDOFF, compare_to_reference
 from parity.checks import check_forward, check_gradients
 from parity.strategies import AcmixConfig
 from parity.twins import (build, draw_cotangent, draw_input, forward_computation,

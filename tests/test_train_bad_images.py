@@ -39,7 +39,7 @@ def broken(digits, tmp_path_factory):  # noqa: F811
 
 
 def cfg_for(root, limit):
-    cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_digits.yaml"),
+    cfg = cfgmod.build("acmix_digits",
                        [{"data": {"dir": str(root), "verify_images": False,
                                   "max_bad_images": limit},
                          "train": {"batch_size": 8, "eval_batch_size": 8}}])
@@ -123,7 +123,7 @@ def test_run_counts_distinct_files_and_fails_over_the_limit(broken):
 
 @pytest.mark.slow
 def test_training_run_skips_counts_and_limits(broken, tmp_path):
-    args = [PYTHON, os.path.join(REPO, "scripts", "train.py"), "--data-dir", str(broken),
+    args = [PYTHON, "-m", "ms_acmix.cli.train", "--data-dir", str(broken),
             "--epochs", "2", "--set", "train.max_steps_per_epoch=45",
             "--set", "data.verify_images=false", "--set", "train.log_interval=20"]
     # with EMA and accumulation on: the trainer's other paths run end to end too

@@ -6,14 +6,21 @@ import pytest
 
 from ms_acmix.train import config as cfgmod
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml")))
+CONFIGS = sorted(glob.glob(os.path.join(cfgmod.CONFIG_DIR, "*.yaml")))
 
 
 def test_every_model_has_a_config():
     names = {os.path.basename(p)[:-5] for p in CONFIGS}
     assert {"acmix_resnet26", "acmix_resnet38", "acmix_resnet50", "acmix_swin_tiny",
             "acmix_swin_small", "acmix_digits"} <= names
+    assert cfgmod.recipes() == sorted(names)
+
+
+def test_a_recipe_is_named_or_a_path():
+    path = os.path.join(cfgmod.CONFIG_DIR, "acmix_swin_tiny.yaml")
+    assert cfgmod.build("acmix_swin_tiny") == cfgmod.build(path)
+    with pytest.raises(cfgmod.ConfigError, match="acmix_swin_tinny.*neither a file nor a shipped"):
+        cfgmod.build("acmix_swin_tinny")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
@@ -24,7 +31,7 @@ def test_shipped_config_loads(path):
 
 
 def test_swin_recipe_values():
-    cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_swin_tiny.yaml"))
+    cfg = cfgmod.build("acmix_swin_tiny")
     o, a = cfg["optimizer"], cfg["aug"]
     assert (o["name"], o["lr"], o["lr_scale_batch"]) == ("adamw", 5e-4, 512)
     assert (o["weight_decay"], o["warmup_epochs"], o["warmup_lr"]) == (0.05, 20, 5e-7)
@@ -37,7 +44,7 @@ def test_swin_recipe_values():
 
 
 def test_resnet_recipe_values():
-    cfg = cfgmod.build(os.path.join(REPO, "configs", "acmix_resnet50.yaml"))
+    cfg = cfgmod.build("acmix_resnet50")
     o = cfg["optimizer"]
     assert (o["name"], o["lr"], o["momentum"], o["weight_decay"]) == ("sgd", 0.1, 0.9, 1e-4)
     assert (o["warmup_epochs"], o["warmup_lr"], o["warmup_prefix"]) == (5, 0.025, True)
@@ -89,7 +96,7 @@ def test_bad_values():
 def test_imagenet_recipes_skip_a_few_bad_images():
     for name in ("acmix_swin_tiny", "acmix_swin_small", "acmix_resnet26", "acmix_resnet38",
                  "acmix_resnet50"):
-        d = cfgmod.build(os.path.join(REPO, "configs", name + ".yaml"))["data"]
+        d = cfgmod.build(name)["data"]
         assert not d["verify_images"] and d["max_bad_images"] == 50, name
 
 
@@ -103,7 +110,7 @@ def test_missing_and_invalid_files(tmp_path):
 
 
 def test_command_line_overrides_file_in_order():
-    path = os.path.join(REPO, "configs", "acmix_digits.yaml")
+    path = "acmix_digits"
     file_epochs = cfgmod.build(path)["train"]["epochs"]
     cfg = cfgmod.build(path, [{"train": {"epochs": file_epochs + 1}},
                               cfgmod.parse_override("train.epochs=2"),

@@ -18,7 +18,7 @@ EPOCHS = 6
 
 
 def train(data, out, epochs, *extra):
-    res = subprocess.run([PYTHON, os.path.join(REPO, "scripts", "train.py"), "--data-dir",
+    res = subprocess.run([PYTHON, "-m", "ms_acmix.cli.train", "--data-dir",
                           str(data), "--output-dir", str(out), "--epochs", str(epochs),
                           "--set", "train.log_interval=100", *extra],
                          capture_output=True, text=True, timeout=900, cwd=REPO)

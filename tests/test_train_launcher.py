@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from ms_acmix.train.config import CONFIG_DIR
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(REPO, "scripts", "run_distribute_train.sh")
 
@@ -34,7 +36,7 @@ def digits(tmp_path_factory):
     """The bundled digits as an image folder (written by scripts/prepare_digits.py)."""
     out = tmp_path_factory.mktemp("data") / "digits"
     subprocess.run([os.path.join(REPO, ".venv", "bin", "python"),
-                    os.path.join(REPO, "scripts", "prepare_digits.py"), "--out", str(out)],
+                    "-m", "ms_acmix.cli.digits", "--out", str(out)],
                    check=True, capture_output=True)
     return out
 
@@ -85,7 +87,7 @@ def bad_cases(digits, tmp_path):
     victim = sorted((unreadable / "val" / "7").iterdir())[0]
     victim.write_bytes(b"\x89PNG truncated")
     typo = tmp_path / "typo.yaml"
-    typo.write_text(open(os.path.join(REPO, "configs", "acmix_digits.yaml")).read()
+    typo.write_text(open(os.path.join(CONFIG_DIR, "acmix_digits.yaml")).read()
                     + "\ntrain:\n  epoch: 3\n")
     typo_section = tmp_path / "typo2.yaml"
     typo_section.write_text("optimiser:\n  lr: 0.1\n")

@@ -110,7 +110,7 @@ def test_msrun_smoke_run_outputs_eval_export(short_run, digits, tmp_path):  # no
             "best.ckpt", "best.json"} <= set(ckpts)
 
     last = os.path.join(run_dir, "checkpoints", "epoch_0003.ckpt")
-    ev = subprocess.run([PYTHON, os.path.join(REPO, "scripts", "eval.py"), "--ckpt", last,
+    ev = subprocess.run([PYTHON, "-m", "ms_acmix.cli.evaluate", "--ckpt", last,
                          "--data-dir", str(digits / "val")], capture_output=True, text=True,
                         timeout=300)
     assert ev.returncode == 0, ev.stderr[-2000:]
@@ -122,18 +122,18 @@ def test_msrun_smoke_run_outputs_eval_export(short_run, digits, tmp_path):  # no
     assert result["top1"] == pytest.approx(float(rows[-1]["val_top1"]), abs=one_image)
     assert result["top5"] == pytest.approx(float(rows[-1]["val_top5"]), abs=one_image)
 
-    convert = os.path.join(REPO, "scripts", "convert_ckpt.py")
-    if os.path.exists(convert):  # the checkpoint contract: ms2torch takes it as it is
-        from ms_acmix.train.config import load
-        from ms_acmix.train.models import model_kwargs
-        kwargs = model_kwargs(load(os.path.join(run_dir, "config.yaml")), 10)
-        cv = subprocess.run([PYTHON, convert, "ms2torch", last, str(tmp_path / "model.pth"),
-                             "--model", "acmix_resnet26", "--model-kwargs", json.dumps(kwargs),
-                             "--verify"], capture_output=True, text=True, timeout=300)
-        assert cv.returncode == 0, cv.stderr[-2000:]
+    # the checkpoint contract: ms2torch takes it as it is
+    from ms_acmix.train.config import load
+    from ms_acmix.train.models import model_kwargs
+    kwargs = model_kwargs(load(os.path.join(run_dir, "config.yaml")), 10)
+    cv = subprocess.run([PYTHON, "-m", "ms_acmix.cli.convert", "ms2torch", last,
+                         str(tmp_path / "model.pth"), "--model", "acmix_resnet26",
+                         "--model-kwargs", json.dumps(kwargs), "--verify"],
+                        capture_output=True, text=True, timeout=300)
+    assert cv.returncode == 0, cv.stderr[-2000:]
 
     mindir = tmp_path / "model.mindir"
-    ex = subprocess.run([PYTHON, os.path.join(REPO, "scripts", "export.py"), "--ckpt", last,
+    ex = subprocess.run([PYTHON, "-m", "ms_acmix.cli.export", "--ckpt", last,
                          "--out", str(mindir)], capture_output=True, text=True, timeout=300)
     assert ex.returncode == 0, ex.stderr[-2000:]
     assert mindir.stat().st_size > 0 and "reloaded logits match" in ex.stdout

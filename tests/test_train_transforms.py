@@ -30,10 +30,10 @@ def test_parse_rand_augment_errors(spec, match):
 
 
 def test_recipes_from_configs_and_metadata():
-    swin = cfgmod.build("configs/acmix_swin_tiny.yaml", [])
+    swin = cfgmod.build("acmix_swin_tiny", [])
     assert T.eval_recipe(swin["data"]) == T.model_eval_recipe("acmix_swin_tiny")
     assert T.model_eval_recipe("acmix_swin_tiny").resize_size == 256
-    resnet = cfgmod.build("configs/acmix_resnet50.yaml", [])
+    resnet = cfgmod.build("acmix_resnet50", [])
     assert T.eval_recipe(resnet["data"]) == T.model_eval_recipe("acmix_resnet50")
     recipe = T.train_recipe(swin["data"], swin["aug"])
     assert recipe.rand_augment == rand_augment.RandAugmentSpec(2, 9.0, 0.5, True)
@@ -62,7 +62,7 @@ def test_unknown_interpolation_is_named():
 
 
 def test_train_draws_follow_the_key():
-    cfg = cfgmod.build("configs/acmix_swin_tiny.yaml", [{"data": {"img_size": 32}}])
+    cfg = cfgmod.build("acmix_swin_tiny", [{"data": {"img_size": 32}}])
     transform = T.TrainTransform(T.train_recipe(cfg["data"], cfg["aug"]))
     image = np.asarray(Image.new("RGB", (50, 40), (10, 200, 30)))
     a = transform(image, np.array([0, 1, 0, 5]))
@@ -80,7 +80,7 @@ def test_parallel_workers_give_the_same_samples(tmp_path):
         samples.append((str(path), i % 2))
     outs = []
     for workers in (1, 2):
-        cfg = cfgmod.build("configs/acmix_swin_tiny.yaml",
+        cfg = cfgmod.build("acmix_swin_tiny",
                            [{"data": {"img_size": 32, "workers": workers}}])
         dataset = train_dataset(samples, cfg, [4, 0, 5, 2], (7, 3, 1))
         outs.append([row[0] for row in dataset.create_tuple_iterator(num_epochs=1,

@@ -8,7 +8,7 @@ against the type of their default. ``model.kwargs`` is free-form: it goes to
 import copy
 import difflib
 import os
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
 
@@ -152,13 +152,34 @@ def merge(cfg: Config, update: Dict[str, Any], where: str) -> Config:
     return out
 
 
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def recipes() -> List[str]:
+    """The names of the shipped recipes (``ms_acmix/configs/<name>.yaml``)."""
+    return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".yaml"))
+
+
+def resolve(path_or_name: str) -> str:
+    """A YAML file's path: ``path_or_name`` itself if it is a file, else the shipped recipe of
+    that name (``acmix_swin_tiny``)."""
+    if os.path.isfile(path_or_name):
+        return path_or_name
+    if path_or_name in recipes():
+        return os.path.join(CONFIG_DIR, path_or_name + ".yaml")
+    if os.sep in path_or_name or path_or_name.endswith((".yaml", ".yml")):
+        raise ConfigError(f"config file {path_or_name!r} does not exist")
+    raise ConfigError(f"config={path_or_name!r} is neither a file nor a shipped recipe "
+                      f"({', '.join(recipes())})")
+
+
 def load(path: Optional[str]) -> Config:
-    """DEFAULTS updated by the YAML file at ``path`` (None: DEFAULTS)."""
+    """DEFAULTS updated by the YAML file at ``path`` or the shipped recipe of that name (None:
+    DEFAULTS)."""
     cfg = copy.deepcopy(DEFAULTS)
     if path is None:
         return cfg
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file {path!r} does not exist")
+    path = resolve(path)
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)

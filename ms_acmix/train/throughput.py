@@ -15,9 +15,7 @@ from .data import train_dataset
 from .imagefolder import Sample, decode
 from .transforms import TrainTransform, train_recipe
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__)))), "configs")
-RECIPES = {"swin": "acmix_swin_tiny.yaml", "resnet": "acmix_resnet50.yaml"}
+RECIPES = {"swin": "acmix_swin_tiny", "resnet": "acmix_resnet50"}
 
 
 def photo_folder(root: str, count: int) -> List[Sample]:
@@ -44,7 +42,7 @@ def photo_folder(root: str, count: int) -> List[Sample]:
 
 
 def recipe_config(recipe: str, workers: int, img_size: int = 224) -> cfgmod.Config:
-    return cfgmod.build(os.path.join(CONFIGS, RECIPES[recipe]),
+    return cfgmod.build(RECIPES[recipe],
                         [{"data": {"workers": workers, "img_size": img_size}}])
 
 

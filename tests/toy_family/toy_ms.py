@@ -2,8 +2,8 @@
 from mindspore import Tensor, nn, ops
 
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
-from ms_acmix.acmix import ACmix
-from ms_acmix.layers import batch_norm2d, conv2d, dense, layer_norm
+from ms_acmix.models.acmix import ACmix
+from ms_acmix.models.layers import batch_norm2d, conv2d, dense, layer_norm
 
 
 class ToyNet(nn.Cell):

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
-from torch_ref.acmix import ACmix
+from torch_ref.models.acmix import ACmix
 
 
 class ToyNet(nn.Module):

@@ -53,7 +53,8 @@ class Bottleneck(nn.Module):
 
 
 class ACmixResNet(nn.Module):
-    """ResNet v1.5 with ACmix bottlenecks: the reference twin of ``ms_acmix.resnet.ACmixResNet``.
+    """ResNet v1.5 with ACmix bottlenecks: the reference twin of
+    ``ms_acmix.models.resnet.ACmixResNet``.
 
     The same arguments (documented there), torchvision's state-dict names and the official
     initialisation (kaiming_normal_, fan_out, over every conv; BatchNorm weight 1, bias 0).
@@ -133,7 +134,7 @@ class ACmixResNet(nn.Module):
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """timm's; as ``ms_acmix.resnet.ACmixResNet.reset_classifier``."""
+        """timm's; as ``ms_acmix.models.resnet.ACmixResNet.reset_classifier``."""
         if self.features_only:
             raise ValueError("reset_classifier: a features_only model has no classifier")
         self.num_classes = check_num_classes(num_classes)
@@ -147,7 +148,7 @@ class ACmixResNet(nn.Module):
     def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False,
                               stop_early: bool = False, output_fmt: str = "NCHW",
                               intermediates_only: bool = False):
-        """timm's; as ``ms_acmix.resnet.ACmixResNet.forward_intermediates``."""
+        """timm's; as ``ms_acmix.models.resnet.ACmixResNet.forward_intermediates``."""
         take, last = intermediates_plan(indices, 4, self.built_stages, norm, False, stop_early,
                                         intermediates_only, output_fmt)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

@@ -204,7 +204,8 @@ class PatchEmbed(nn.Module):
 
 
 class ACmixSwin(nn.Module):
-    """Swin Transformer with ACmix attention: the reference twin of ``ms_acmix.swin.ACmixSwin``.
+    """Swin Transformer with ACmix attention: the reference twin of
+    ``ms_acmix.models.swin.ACmixSwin``.
 
     The same arguments (documented there), the official state-dict names and initialisation
     (trunc_normal_ std 0.02 on every Linear, zero biases, LayerNorm weight 1).
@@ -273,7 +274,7 @@ class ACmixSwin(nn.Module):
         return self.head
 
     def reset_classifier(self, num_classes: int) -> None:
-        """timm's; as ``ms_acmix.swin.ACmixSwin.reset_classifier``."""
+        """timm's; as ``ms_acmix.models.swin.ACmixSwin.reset_classifier``."""
         if self.features_only:
             raise ValueError("reset_classifier: a features_only model has no classifier")
         self.num_classes = check_num_classes(num_classes)
@@ -289,7 +290,7 @@ class ACmixSwin(nn.Module):
     def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False,
                               stop_early: bool = False, output_fmt: str = "NCHW",
                               intermediates_only: bool = False):
-        """timm's; as ``ms_acmix.swin.ACmixSwin.forward_intermediates``."""
+        """timm's; as ``ms_acmix.models.swin.ACmixSwin.forward_intermediates``."""
         take, last = intermediates_plan(indices, self.num_layers, len(self.layers), norm,
                                         self.features_only, stop_early, intermediates_only,
                                         output_fmt)

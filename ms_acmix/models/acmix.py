@@ -1,4 +1,4 @@
-"""The ACmix module in MindSpore, numerically the twin of ``torch_ref.acmix.ACmix``.
+"""The ACmix module in MindSpore, numerically the twin of ``torch_ref.models.acmix.ACmix``.
 
 Built only from ops that run on CPU, GPU and Ascend. ``attn_impl="fast"`` (the default):
 reflection padding as gathers (``exportable.reflect_pad``), the attention tile by tile through

@@ -10,11 +10,11 @@ from mindspore import nn, ops
 
 import ckpt_convert.plan
 import ms_acmix
-import ms_acmix.acmix
-import ms_acmix.local_attention
-import ms_acmix.shift_conv
-import ms_acmix.resnet
-import ms_acmix.swin
+import ms_acmix.models.acmix
+import ms_acmix.models.local_attention
+import ms_acmix.models.shift_conv
+import ms_acmix.models.resnet
+import ms_acmix.models.swin
 from parity import budget
 from parity.checks import (ParityFailure, check_checkpoint_roundtrip, check_features,
                            check_forward, check_gradients, check_train_forward)
@@ -65,25 +65,26 @@ def caught(bug: str, check, configs, drawn=None) -> None:
 
 
 def test_tanh_gelu(monkeypatch):
-    monkeypatch.setattr(ms_acmix.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
+    monkeypatch.setattr(ms_acmix.models.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
     caught("tanh GELU", check_forward, [SWIN], SWIN_MODELS)
 
 
 def test_layer_norm_epsilon_1e_7(monkeypatch):
-    monkeypatch.setattr(ms_acmix.swin, "layer_norm", lambda dim, eps=1e-5: nn.LayerNorm(
+    monkeypatch.setattr(ms_acmix.models.swin, "layer_norm", lambda dim, eps=1e-5: nn.LayerNorm(
         (dim,), begin_norm_axis=-1, begin_params_axis=-1, epsilon=1e-7))
     caught("LayerNorm epsilon 1e-7", check_forward, SWIN_BLOCKS + [SWIN], swin_block_configs())
 
 
 def test_batch_norm_momentum_not_translated(monkeypatch):
-    monkeypatch.setattr(ms_acmix.resnet, "batch_norm2d", lambda n, eps=1e-5, torch_momentum=0.1:
+    monkeypatch.setattr(ms_acmix.models.resnet, "batch_norm2d",
+                        lambda n, eps=1e-5, torch_momentum=0.1:
                         nn.BatchNorm2d(n, eps=eps, momentum=torch_momentum))
     check_forward(RESNET)  # eval mode uses the moving statistics only: no difference there
     caught("BatchNorm momentum not translated", check_train_forward, [RESNET], RESNET_MODELS)
 
 
 def test_zero_dep_conv_bias_kept(monkeypatch):
-    original = ms_acmix.acmix.conv2d
+    original = ms_acmix.models.acmix.conv2d
 
     def conv2d_keeping_bias(*args, **kwargs):
         if "weight_init" not in kwargs:  # only dep_conv passes its shift kernels
@@ -92,7 +93,7 @@ def test_zero_dep_conv_bias_kept(monkeypatch):
         conv.bias.set_data(ops.zeros(conv.bias.shape, conv.bias.dtype))
         return conv
 
-    monkeypatch.setattr(ms_acmix.acmix, "conv2d", conv2d_keeping_bias)
+    monkeypatch.setattr(ms_acmix.models.acmix, "conv2d", conv2d_keeping_bias)
     caught("zero dep_conv bias kept", check_gradients, ACMIX, acmix_configs())
 
 
@@ -110,13 +111,13 @@ def test_zero_padding_instead_of_reflection(monkeypatch):
 
 
 def test_fast_attention_window_off_by_one(monkeypatch):
-    original = ms_acmix.local_attention.window_mask
+    original = ms_acmix.models.local_attention.window_mask
 
     def shifted_mask(tile, halo, k_att, dilation, stride):
         mask = original(tile, halo, k_att, dilation, stride).asnumpy()
-        return ms_acmix.local_attention.Tensor(np.roll(mask, 1, axis=1))
+        return ms_acmix.models.local_attention.Tensor(np.roll(mask, 1, axis=1))
 
-    monkeypatch.setattr(ms_acmix.local_attention, "window_mask", shifted_mask)
+    monkeypatch.setattr(ms_acmix.models.local_attention, "window_mask", shifted_mask)
     caught("fast attention window off by one", check_forward, ACMIX, FAST_DRAWS)
 
 
@@ -124,14 +125,14 @@ def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
     def zero_pad(x, pad):
         return ops.pad(x, (pad,) * 4, mode="constant", value=0.0)
 
-    monkeypatch.setattr(ms_acmix.acmix.exportable, "reflect_pad", zero_pad)
+    monkeypatch.setattr(ms_acmix.models.acmix.exportable, "reflect_pad", zero_pad)
     caught("fast attention zero padding instead of reflection", check_forward, ACMIX,
            FAST_DRAWS)
 
 
 def test_shift_conv_backward_taps_not_flipped(monkeypatch):
-    original = ms_acmix.shift_conv.tap_indices
-    monkeypatch.setattr(ms_acmix.shift_conv, "tap_indices",
+    original = ms_acmix.models.shift_conv.tap_indices
+    monkeypatch.setattr(ms_acmix.models.shift_conv, "tap_indices",
                         lambda h, w, k, flip: original(h, w, k, 0))
     # stride 1: the conv path runs through ShiftConv
     caught("ShiftConv backward taps not flipped", check_gradients, [ACMIX[0]], SHIFT_CONV_DRAWS)
@@ -142,8 +143,8 @@ def test_fast_attention_softmax_backward_without_row_sum(monkeypatch):
         zero_out_t = out[2] * 0.0  # the row sum sum_j a_j (do . v_j) = do . out drops out
         return original(self, q, kp, vp, (out[0], out[1], zero_out_t), dout)
 
-    original = ms_acmix.local_attention.LocalAttention.bprop
-    monkeypatch.setattr(ms_acmix.local_attention.LocalAttention, "bprop", bprop_no_row_sum)
+    original = ms_acmix.models.local_attention.LocalAttention.bprop
+    monkeypatch.setattr(ms_acmix.models.local_attention.LocalAttention, "bprop", bprop_no_row_sum)
     caught("fast attention softmax backward without row sum", check_gradients, ACMIX,
            FAST_DRAWS)
 
@@ -161,13 +162,13 @@ def test_conv_path_channel_order_swapped(monkeypatch):
 
 def test_swin_stage_maps_reshaped_instead_of_transposed(monkeypatch):
     """(B, H*W, C) tokens to an NCHW map by a reshape: the right shape, the wrong layout."""
-    original = ms_acmix.swin.ACmixSwin.forward_intermediates
+    original = ms_acmix.models.swin.ACmixSwin.forward_intermediates
 
     def reshaped(self, *args, **kwargs):
         maps = original(self, *args, **kwargs)
         return [ops.transpose(m, (0, 2, 3, 1)).reshape(m.shape) for m in maps]
 
-    monkeypatch.setattr(ms_acmix.swin.ACmixSwin, "forward_intermediates", reshaped)
+    monkeypatch.setattr(ms_acmix.models.swin.ACmixSwin, "forward_intermediates", reshaped)
     caught("Swin stage maps reshaped to NCHW, not transposed", check_features, [SWIN_FEATURES],
            feature_configs(names=["acmix_swin_tiny"]))
 

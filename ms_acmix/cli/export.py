@@ -1,13 +1,14 @@
-"""``scripts/export.py``: export a registered model (or a training run's checkpoint) to ONNX or
-MINDIR. Every file is checked before it is written: ONNX passes onnx.checker (full_check), states
-the requested opset, has a symbolic batch dimension and reproduces the framework's outputs in
-onnxruntime (CPU) at batch sizes 1 and 5; MINDIR reloads and reproduces the logits.
+"""``acmix-export`` (``scripts/export.py`` in a checkout): export a registered model (or a
+training run's checkpoint) to ONNX or MINDIR. Every file is checked before it is written: ONNX
+passes onnx.checker (full_check), states the requested opset, has a symbolic batch dimension and
+reproduces the framework's outputs in onnxruntime (CPU) at batch sizes 1 and 5; MINDIR reloads
+and reproduces the logits.
 
-  python scripts/export.py --model acmix_resnet26 --framework ms --format onnx \\
+  acmix-export --model acmix_resnet26 --framework ms --format onnx \\
       --checkpoint acmix_resnet26.ckpt --output acmix_resnet26_ms.onnx
-  python scripts/export.py --model acmix_swin_tiny --framework torch --format onnx \\
+  acmix-export --model acmix_swin_tiny --framework torch --format onnx \\
       --checkpoint official_swin_t.pth --output acmix_swin_tiny_torch.onnx
-  python scripts/export.py --checkpoint <run>/checkpoints/best.ckpt --output model.mindir
+  acmix-export --checkpoint <run>/checkpoints/best.ckpt --output model.mindir
 """
 import argparse
 import json
@@ -15,12 +16,12 @@ import os
 import sys
 from typing import List, Optional
 
-from .api import DEFAULT_OPSET, FORMATS, MIN_OPSET
-from .errors import ExportError
+from model_export.api import DEFAULT_OPSET, FORMATS, MIN_OPSET
+from model_export.errors import ExportError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="export.py", description=__doc__,
+    p = argparse.ArgumentParser(prog="acmix-export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="registered model name (omit to export a training run's "
                    "checkpoint, whose config.yaml names the model)")
@@ -64,7 +65,7 @@ def _from_run(args):
 
 
 def _from_registry(args):
-    from .build import check_name, create, input_chw, model_kwargs
+    from model_export.build import check_name, create, input_chw, model_kwargs
     check_name(args.model)
     try:
         extra = json.loads(args.model_kwargs)
@@ -83,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     fmt = args.format or os.path.splitext(args.output)[1].lstrip(".")
     try:
-        from .api import check_request, export_model
+        from model_export.api import check_request, export_model
         check_request(args.framework, fmt, args.output, args.opset)
         model, chw = _from_registry(args) if args.model else _from_run(args)
         report = export_model(model, args.framework, chw, fmt, args.output, args.opset,
@@ -102,3 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         print(f"wrote {where} (reloaded logits match to {report['max_abs_diff']:.2e})")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The reference error model (acmix_common.tolerance): nudges move one ulp at most, the measured
+"""The reference error model (parity/error_model.py): nudges move one ulp at most, the measured
 noise is what the bound scales, and the bound holds on other processors' kernel paths."""
 import os
 import subprocess
@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from acmix_common.tolerance import (CONTEXT_ULPS, NOISE_MULTIPLE, NOISE_SAMPLES, UNIT_ROUNDOFF,
-                                    nudge, reference_bound)
+from parity.error_model import (CONTEXT_ULPS, NOISE_MULTIPLE, NOISE_SAMPLES, UNIT_ROUNDOFF, nudge,
+                                reference_bound)
 from parity.fixed_configs import SWIN_BLOCK_REGRESSIONS
 from parity.twins import build, draw_input, forward_computation, reference
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_nudge_moves_each_element_at_most_one_ulp_in_either_direction():

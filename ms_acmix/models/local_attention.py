@@ -1,5 +1,5 @@
 """ACmix's local window attention without the unfolded tensors ("fast" attn_impl), the twin in
-result of ``torch_ref.local_attention``.
+result of ``torch_ref.models.local_attention``.
 
 The queries are cut into t x t tiles; each tile attends to the halo of padded keys its windows
 cover, (s (t - 1) + d (k - 1) + 1)^2 positions, gathered once, through batched matmuls, with the

@@ -1,4 +1,4 @@
-"""ACmix-Swin-T/S in MindSpore, the twin of ``torch_ref.swin`` (same parameter paths).
+"""ACmix-Swin-T/S in MindSpore, the twin of ``torch_ref.models.swin`` (same parameter paths).
 
 ``relative_position_index`` and ``attn_mask`` (``acmix_common.windows``, the arrays torch's
 buffers hold) are plain Tensors at the same paths as torch's buffers; they are not parameters.
@@ -229,7 +229,7 @@ class PatchEmbed(nn.Cell):
 
 class ACmixSwin(nn.Cell):
     """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding;
-    twin: ``torch_ref.swin.ACmixSwin``).
+    twin: ``torch_ref.models.swin.ACmixSwin``).
 
     Args:
         img_size: input size (int or (H, W)); every stage must be divisible by its window.

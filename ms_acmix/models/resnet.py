@@ -1,4 +1,5 @@
-"""ACmix-ResNet-26/38/50 in MindSpore, the twin of ``torch_ref.resnet`` (same parameter paths)."""
+"""ACmix-ResNet-26/38/50 in MindSpore, the twin of ``torch_ref.models.resnet`` (same parameter
+paths)."""
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -51,7 +52,7 @@ class Bottleneck(nn.Cell):
 
 
 class ACmixResNet(nn.Cell):
-    """ResNet v1.5 with ACmix bottlenecks (twin: ``torch_ref.resnet.ACmixResNet``).
+    """ResNet v1.5 with ACmix bottlenecks (twin: ``torch_ref.models.resnet.ACmixResNet``).
 
     Args:
         layers: blocks per stage.

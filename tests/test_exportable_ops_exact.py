@@ -1,5 +1,5 @@
-"""ms_acmix.exportable: each formulation is the exact op it replaces (bit-exact, or erf within
-float32 rounding), in PYNATIVE and GRAPH mode."""
+"""ms_acmix.models.exportable: each formulation is the exact op it replaces (bit-exact, or erf
+within float32 rounding), in PYNATIVE and GRAPH mode."""
 import mindspore as ms
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from mindspore import Tensor, nn, ops
 from scipy.special import erf as erf64
 from scipy.special import erfc
 
-from ms_acmix import exportable
+from ms_acmix.models import exportable
 
 ERF_MAX_ULP = 0.6  # rounding to nearest is 0.5 ulp; the rational adds 3.2e-9 relative
 

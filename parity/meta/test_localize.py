@@ -2,7 +2,7 @@
 import pytest
 from mindspore import nn
 
-import ms_acmix.swin
+import ms_acmix.models.swin
 from parity.checks import check_forward
 from parity.fixed_configs import SWIN
 from parity.localize import first_divergence
@@ -10,7 +10,7 @@ from parity.twins import build, draw_input
 
 
 def test_tanh_gelu_is_localised_to_the_first_mlp_activation(monkeypatch):
-    monkeypatch.setattr(ms_acmix.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
+    monkeypatch.setattr(ms_acmix.models.swin, "gelu_exact", lambda: nn.GELU(approximate=True))
     with pytest.raises(AssertionError, match=r"first diverging layer: layers\.0\.blocks\.0\.mlp"
                                              r"\.act output \(2, 64, 32\)"):
         check_forward(SWIN)

@@ -2,7 +2,7 @@
 the arithmetic each choice bounds."""
 import pytest
 
-from acmix_common.tolerance import DEVICES
+from parity.error_model import DEVICES
 from parity import device
 
 

@@ -1,4 +1,5 @@
-"""Command line of the checkpoint converter (``scripts/convert_ckpt.py``)."""
+"""Command line of the checkpoint converter: ``acmix-convert`` (``scripts/convert_ckpt.py`` in a
+checkout)."""
 import argparse
 import json
 import os
@@ -38,7 +39,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="convert_ckpt.py", description=DESCRIPTION, epilog=EPILOG,
+    parser = _OneLineParser(prog="acmix-convert", description=DESCRIPTION, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("direction", choices=("torch2ms", "ms2torch"))
     parser.add_argument("src", metavar="SRC", help="checkpoint to read")
@@ -66,10 +67,10 @@ def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the converter; returns the exit code."""
     os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ logging: errors only
-    from .pipeline import Options, convert
-    from .errors import CheckpointError
-    from .models import model_names
-    from .report import print_report, write_json
+    from ckpt_convert.pipeline import Options, convert
+    from ckpt_convert.errors import CheckpointError
+    from ckpt_convert.models import model_names
+    from ckpt_convert.report import print_report, write_json
 
     parser = build_parser(model_names())
     args = parser.parse_args(argv)
@@ -94,3 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"wrote {args.dst} ({report['dst_format']}, {len(report['entries'])} entries, "
           f"{report['seconds']} s)")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
