@@ -99,7 +99,7 @@ def test_unreadable_file_is_refused(tmp_path):
     bad = tmp_path / "x.pth"
     bad.write_bytes(b"not a checkpoint")
     model = ms_acmix.create_model("acmix_resnet26", **RESNET, num_classes=3)
-    with pytest.raises(PretrainedError, match=r"--pretrained .*x\.pth"):
+    with pytest.raises(PretrainedError, match=r"pretrained='.*x\.pth'"):
         load_pretrained(model, str(bad), "acmix_resnet26")
 
 
