@@ -214,5 +214,5 @@ def unwrap_file(where: str, fmt: str, naming: str, obj: Any, metadata: Mapping[s
         weights = unwrap_torch(where, obj, use_ema)
     if not weights.arrays:
         raise CheckpointError(f"{where} is not a checkpoint: it holds no model tensors")
-    weights.notes.insert(0, f"format: {fmt}")
+    weights.notes.insert(0, f"file format: {fmt}")
     return weights

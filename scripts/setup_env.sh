@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv/ at the repository root and install the project into it, editable, with the
-# exact versions of requirements.txt (the constraints file) and the extras the repository's
-# commands need. Idempotent: does nothing when .venv already holds exactly this set-up.
+# exact versions of requirements.txt (the constraints file) and every extra the repository's
+# commands and tests need. Idempotent: does nothing when .venv already holds exactly this set-up.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
@@ -21,6 +21,6 @@ echo "setup_env: installing the project and requirements.txt into $venv (MindSpo
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$root/requirements.txt")
 "${pip[@]}" setuptools
-"${pip[@]}" --no-build-isolation -e "$root[torch,onnx,test]"
+"${pip[@]}" --no-build-isolation -e "$root[torch,onnx,test,dev]"
 echo "$want" > "$stamp"
 echo "setup_env: ready"
