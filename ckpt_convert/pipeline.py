@@ -101,7 +101,7 @@ def _raise_if_failed(report: Dict[str, Any]) -> None:
         raise VerifyError(f"verify=True failed: max |logit difference| {v['max_abs_diff']:.3g} "
                           f"(bound {v['bound']:.3g}, the float32 forward tolerance policy) is "
                           f"{v['relative_diff']:.3g} of the largest |logit|; top-1 agrees on "
-                          f"{v['top1_agree']}; nothing written to dst={opt.dst!r}", report)
+                          f"{v['top1_agree']}; nothing written to dst={report['dst']!r}", report)
 
 
 def _verify(opt: Options, source: SourceWeights, target_model, src_framework: str,

@@ -4,7 +4,7 @@ As timm's ``_factory`` sits above ``_registry`` and ``_helpers``, this sits abov
 registry (``models/_registry.py``, which only builds) and the weights code (``ckpt_convert``).
 """
 import os
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from ckpt_convert import load_weights
 
