@@ -46,8 +46,10 @@ def test_linear_scaling_with_global_batch():
 
 
 def test_schedule_rejects_bad_lengths():
-    with pytest.raises(ValueError, match="warmup_steps"):
-        lr_per_step(0.1, 0.0, 0.0, 10, 10, True)
+    with pytest.raises(ValueError, match="total_steps=0"):
+        lr_per_step(0.1, 0.0, 0.0, 0, 0, True)
+    with pytest.raises(ValueError, match="warmup_steps=-1"):
+        lr_per_step(0.1, 0.0, 0.0, -1, 10, False)
 
 
 @pytest.mark.parametrize("mode,on,off", [("uniform", 1 - 0.1 + 0.01, 0.01),
