@@ -62,15 +62,13 @@ def test_sgd_momentum_matches_torch_sgd():
 
 
 def digits_cfg(**train):
-    cfg = build(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                             "acmix_digits.yaml"))
+    cfg = build("acmix_digits")  # the shipped recipe (ms_acmix/configs)
     cfg["train"].update(train)
     return cfg
 
 
 def tiny_swin_cfg():
-    cfg = build(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                             "acmix_swin_tiny.yaml"))
+    cfg = build("acmix_swin_tiny")
     cfg["data"]["img_size"] = 32
     cfg["model"]["kwargs"].update(patch_size=2, embed_dim=16, depths=[2, 2], num_heads=[2, 4],
                                   window_size=4)
