@@ -76,6 +76,7 @@ def make_scratch(work: Path) -> None:
         dst = work / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, dst)
+    (work / ".venv").symlink_to(ROOT / ".venv")  # tests start .venv/bin/python subprocesses
 
 
 def sha(path: Path) -> str:
@@ -134,7 +135,8 @@ def run_map(work: Path, out: Path, targets: Sequence[str]) -> Tuple[dict, dict]:
     cmd = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
            "-p", "mutation_driver", "--cov-context=test", "--cov-report=",
            *[f"--cov={p}" for p in SCOPE_PACKAGES]]
-    log(f"map: running {' '.join(targets)} under coverage (the default suite: ~15-40 min)")
+    log(f"map: running {' '.join(targets)} under coverage"
+        + (" (the whole default run: 15 min or more)" if list(targets) == list(TEST_DIRS) else ""))
     with open(out / "map.log", "w") as logf:
         rc = subprocess.run(cmd, cwd=work, env=env, stdout=logf, stderr=subprocess.STDOUT).returncode
     if rc not in (0, 1):
@@ -153,40 +155,54 @@ def run_map(work: Path, out: Path, targets: Sequence[str]) -> Tuple[dict, dict]:
     return times, lines
 
 
+def _merge(old: dict, times: dict, lines: dict, replaced: Set[str]) -> None:
+    """Put a partial map's tests into ``old``, dropping the tests of the ``replaced`` files."""
+    gone = {t for t in old["tests"] if t.split("::")[0] in replaced}
+    old["tests"] = {t: v for t, v in old["tests"].items() if t not in gone}
+    old["tests"].update(times)
+    for by_line in old["lines"].values():
+        for n in by_line:
+            by_line[n] = [t for t in by_line[n] if t not in gone]
+    for rel, by_line in lines.items():
+        for n, ts in by_line.items():
+            here = old["lines"].setdefault(rel, {}).setdefault(n, [])
+            old["lines"][rel][n] = sorted(set(here) | set(ts))
+
+
+def _under(rel: str, targets: Sequence[str]) -> bool:
+    return any(rel == t or rel.startswith(t.rstrip("/") + "/") for t in targets)
+
+
 def ensure_map(out: Path, work: Path, rebuild: bool, reuse: bool,
                targets: Sequence[str] = TEST_DIRS) -> dict:
-    """The current map (built, updated for changed test files, or rebuilt)."""
+    """The current map of ``targets`` (test paths): built, updated for changed or added test
+    files, or rebuilt when anything else changed."""
     path = out / "testmap.json"
     now = input_shas()
-    old = json.loads(path.read_text()) if path.exists() else None
-    if old and old.get("targets", list(TEST_DIRS)) != list(targets):
-        old = None
-    if old and not rebuild:
+    old = None if rebuild or not path.exists() else json.loads(path.read_text())
+    if old is not None:
         changed = {p for p in set(now) | set(old["shas"]) if now.get(p) != old["shas"].get(p)}
         others = sorted(p for p in changed if not is_test_file(p))
-        if not changed or reuse:
-            if changed:
-                log(f"map: {len(changed)} files changed since the map; --reuse-map keeps it")
-            return old
-        if not others:
-            tests = sorted(p for p in changed if p in now)
-            log(f"map: re-measuring the changed test files: {', '.join(tests)}")
-            times, lines = run_map(work, out, tests) if tests else ({}, {})
-            gone = {t for t in old["tests"] if t.split("::")[0] in changed}
-            old["tests"] = {t: v for t, v in old["tests"].items() if t not in gone}
-            old["tests"].update(times)
-            for rel, by_line in old["lines"].items():
-                for n in by_line:
-                    by_line[n] = [t for t in by_line[n] if t not in gone]
-            for rel, by_line in lines.items():
-                for n, ts in by_line.items():
-                    old["lines"].setdefault(rel, {}).setdefault(n, [])
-                    old["lines"][rel][n] = sorted(set(old["lines"][rel][n]) | set(ts))
-            old["shas"] = now
+        added = [t for t in targets if not _under(t, old["targets"])]
+        dropped = [t for t in old["targets"] if not _under(t, targets)]
+        if others and not reuse:
+            log(f"map: out of date ({len(others)} non-test files changed, e.g. {others[0]}); "
+                "rebuilding (--reuse-map keeps it)")
+        elif dropped:
+            log(f"map: {', '.join(dropped)} no longer wanted; rebuilding")
+        else:
+            if others:
+                log(f"map: {len(others)} non-test files changed; --reuse-map keeps the map")
+            tests = sorted(p for p in changed if is_test_file(p) and p in now
+                           and _under(p, old["targets"]))
+            todo = tests + added
+            if todo:
+                log(f"map: measuring {', '.join(todo)}")
+                times, lines = run_map(work, out, todo)
+                _merge(old, times, lines, set(tests) | {p for p in changed if p not in now})
+            old["shas"], old["targets"] = now, sorted(set(old["targets"]) | set(added))
             write_whole(path, json.dumps(old))
             return old
-        log(f"map: out of date ({len(others)} non-test files changed, e.g. {others[0]}); "
-            "rebuilding (--reuse-map keeps the old one)")
     times, lines = run_map(work, out, list(targets))
     new = {"shas": now, "tests": times, "lines": lines, "targets": list(targets)}
     write_whole(path, json.dumps(new))
@@ -573,8 +589,8 @@ def main(argv=None) -> int:
                         help="only write the report from the results so far")
     parser.add_argument("--map-only", action="store_true", help="only build the test map")
     parser.add_argument("--map-tests", nargs="+", metavar="PATH", default=list(TEST_DIRS),
-                        help="build the map from these test paths only (default: tests parity, "
-                             "the default run; a smaller map is a quick look, not the measure)")
+                        help="map only these test paths (default: tests parity, the default "
+                             "run); paths added later are measured and merged")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in config["modules"]]
     if unknown:
@@ -591,6 +607,9 @@ def main(argv=None) -> int:
     testmap = ensure_map(out, work, args.rebuild_map, args.reuse_map, args.map_tests)
     if args.map_only:
         return 0
+    # subprocesses the tests start import the scratch copy (with the mutant), not ROOT
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(work)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     preload()
     budget_s = 60.0 * (args.budget_min or config["budget"]["module_minutes"])
     try:
