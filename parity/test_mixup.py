@@ -1,17 +1,18 @@
 """timm Mixup in batch mode: mixup or cutmix (switch probability, lambda correction of the
 clipped box), label smoothing; the same images and soft targets."""
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 
 from ms_acmix.train.mixup import cutmix_box
 from parity import reference_mixup as R_mix
 from parity.budget import examples
 from parity.preprocess_checks import check_mixup
-from parity.strategies import mixup_configs
+from parity.strategies import MixupConfig, mixup_configs
 
 
 @examples(20)
 @given(mixup_configs())
+@example(MixupConfig(4, 5, 16, 12, 0.0, 1.0, 1.0, 0.5, 0.1, seed=3))  # cutmix alone, always on
 def test_mixup(config):
     check_mixup(config)
 
