@@ -393,6 +393,7 @@ def run_module(name: str, config: dict, testmap: dict, out: Path, work: Path,
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     key = {"source": sha(ROOT / rel), "operators": config["operators"]["include"]}
     wanted = operator_filter(config)
+    eq = equivalents(config, name)
     selector = Selector(testmap, rel, pristine, spec.get("extra_tests", []),
                         spec.get("confirm", "module"))
     budget = config["budget"]
@@ -440,7 +441,11 @@ def run_module(name: str, config: dict, testmap: dict, out: Path, work: Path,
                     continue
                 diff, minus, plus = mutated_lines(orig, mutated, rel)
                 verdict, detail, ran = "survived", "", []
-                for stage, tests in selector.stages(m.start_pos[0], m.end_pos[0]):
+                # a mutant listed as equivalent runs its first selection only (a kill there
+                # shows the listing wrong; the report flags it), not the confirmation set
+                listed = any(e["line"] == minus and e["mutant"] == plus for e in eq)
+                stages = selector.stages(m.start_pos[0], m.end_pos[0])
+                for stage, tests in stages[:1] if listed else stages:
                     if not tests:
                         continue
                     limit = (budget["timeout_factor"] * selector.seconds(tests)
@@ -509,6 +514,9 @@ def module_summary(name: str, config: dict, out: Path) -> Optional[dict]:
             if match and info["verdict"] == "survived":
                 info["reason"] = match["reason"]
                 rows["equivalent"].append(info)
+            elif match:
+                info["detail"] = "LISTED AS EQUIVALENT BUT KILLED: " + info.get("detail", "")
+                rows[info["verdict"]].append(info)
             else:
                 rows[info["verdict"]].append(info)
     for v in rows.values():

@@ -139,7 +139,10 @@ def test_mixing_is_reproducible():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_odd_batch_with_mixing_is_an_error():
+@pytest.mark.parametrize("mixup, cutmix", [(0.8, 1.0), (0.8, 0.0), (0.0, 1.0)])
+def test_odd_batch_with_mixing_is_an_error(mixup, cutmix):
+    """timm's batch mode pairs sample i with B-1-i: any mixing needs an even batch."""
     images = np.zeros((3, 1, 4, 4), np.float32)
     with pytest.raises(ValueError, match="even batch.*got 3 images"):
-        mix_batch(images, np.arange(3), 3, AUG, np.random.RandomState(0))
+        mix_batch(images, np.arange(3), 3, {**AUG, "mixup": mixup, "cutmix": cutmix},
+                  np.random.RandomState(0))
