@@ -345,6 +345,8 @@ def run_selection(tests: List[str], timeout: float, logfile: Path) -> Tuple[str,
     text = logfile.read_text(errors="replace") if logfile.exists() else ""
     if rc == 0:
         return "passed", ""
+    if rc == 4 and "not found:" not in text:  # a conftest's import failed on the mutant
+        rc = 2
     if rc in (1, 2):  # test failed, or collection/import failed (the mutant breaks an import)
         hits = FAILED.findall(text)
         return "failed", hits[0] if hits else text.strip().splitlines()[-1][:300] if text else ""
