@@ -232,6 +232,7 @@ class ScheduleCase:
     world: int
     steps_per_epoch: int   # optimiser steps
     accumulation: int = 1
+    epochs: int = 0        # 0: the recipe's; a user's shorter run may end inside the warm-up
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,15 @@ def test_resolve_resume_forms(tmp_path):
     bogus.write_text("")
     with pytest.raises(ValueError, match="expected an epoch_NNNN"):
         ckpt.resolve_resume(str(bogus), "x")
+
+
+def test_soft_target_cross_entropy_is_timms():
+    """timm's SoftTargetCrossEntropy: mean over the batch of sum(-target * log_softmax(x))."""
+    from ms_acmix.train.step import SoftTargetCrossEntropy
+
+    logits = RNG.standard_normal((3, 5)).astype(np.float32)
+    targets = RNG.dirichlet(np.ones(5), size=3).astype(np.float32)
+    want = torch.sum(-torch.tensor(targets) * torch.log_softmax(torch.tensor(logits), dim=-1),
+                     dim=-1).mean()
+    got = SoftTargetCrossEntropy()(Tensor(logits), Tensor(targets))
+    np.testing.assert_allclose(got.asnumpy(), want.numpy(), rtol=1e-6)

@@ -133,7 +133,7 @@ class Trainer:
         lr, warmup_lr, _ = scaled_lrs(oc, self.global_batch)
         self.log(f"global batch {self.global_batch} ({self.world} x {tc['batch_size']}{micro}), "
                  f"{self.steps} steps/epoch, {self.epochs} epochs, {oc['name']} lr {lr:.4g} "
-                 f"(warm-up {warmup_steps(oc, self.steps, len(self.lrs))} steps from "
+                 f"(warm-up {warmup_steps(oc, self.steps)} steps from "
                  f"{warmup_lr:.3g})"
                  + (f", EMA decay {tc['ema_decay']}" if self.ema is not None else ""))
 
