@@ -93,6 +93,22 @@ def test_resnet_recipe_decays_everything():
     assert len(groups) == 1 and groups[0]["weight_decay"] == cfg["optimizer"]["weight_decay"]
 
 
+def test_a_keyword_in_every_name_leaves_no_decaying_group():
+    """optimizer.no_decay_keywords matching every name (here ".", in every parameter name):
+    one group, every parameter, no decay."""
+    cfg = digits_cfg()
+    model = build_model(cfg, 10)
+    groups = param_groups(model, {**cfg["optimizer"], "no_decay_keywords": ["."]})
+    assert len(groups) == 1 and groups[0]["weight_decay"] == 0.0
+    assert len(groups[0]["params"]) == len(model.trainable_params())
+
+
+def test_adamw_needs_the_per_step_learning_rates():
+    net = Toy()
+    with pytest.raises(ValueError, match="AdamW needs the per-step learning rates"):
+        AdamW([net.w, net.b], 1e-3)
+
+
 def make_step(cfg, seed=0, clip=None):
     ms.set_seed(seed)
     model = build_model(cfg, 10)

@@ -86,6 +86,8 @@ def test_swin_window_change_interpolates_the_tables(tmp_path):
     (dict(embed_dim=16), r"does not fit acmix_swin_tiny: .*shape"),
     (dict(depths=(2, 1)), r"does not fit acmix_swin_tiny"),
     (dict(in_chans=1), r"patch_embed"),
+    (dict(num_heads=(1, 4)), r"relative_position_bias_table: 2 heads in the file, the model "
+                             r"has 1"),
 ])
 def test_other_mismatches_are_refused(tmp_path, change, pattern):
     _, path = saved(tmp_path, "acmix_swin_tiny", {**SWIN, "num_classes": 3})
@@ -93,6 +95,11 @@ def test_other_mismatches_are_refused(tmp_path, change, pattern):
     with pytest.raises(PretrainedError, match=pattern) as err:
         load_pretrained(model, path, "acmix_swin_tiny")
     assert "\n" not in str(err.value)
+
+
+def test_a_table_that_is_not_a_square_grid_is_refused():
+    with pytest.raises(PretrainedError, match="10 rows .* is not a square window grid"):
+        resize_bias_table(np.zeros((10, 2), np.float32), 9)
 
 
 def test_unreadable_file_is_refused(tmp_path):

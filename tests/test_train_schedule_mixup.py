@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ms_acmix.train.mixup import cutmix_box, mix_batch, smooth_one_hot
+from ms_acmix.train.mixup import MixParams, cutmix_box, draw_mix, mix_batch, smooth_one_hot
 from ms_acmix.train.schedule import lr_per_step, scaled_lrs
 
 
@@ -146,3 +146,19 @@ def test_odd_batch_with_mixing_is_an_error(mixup, cutmix):
     with pytest.raises(ValueError, match="even batch.*got 3 images"):
         mix_batch(images, np.arange(3), 3, {**AUG, "mixup": mixup, "cutmix": cutmix},
                   np.random.RandomState(0))
+
+
+def test_unknown_smoothing_mode_is_named():
+    with pytest.raises(ValueError, match="aug.smoothing_mode='spread' must be 'uniform' or"):
+        smooth_one_hot(np.array([0, 1]), 3, 0.1, "spread")
+
+
+def test_cutmix_lambda_of_exactly_one_mixes_nothing_and_draws_no_box():
+    """timm's Mixup: lam == 1 returns before rand_bbox. Beta(0.01, 0.01) (an accepted
+    aug.cutmix) gives exactly 1.0 under this seed."""
+    expected = np.random.RandomState(1)
+    assert expected.rand() < 1.0 and expected.beta(0.01, 0.01) == 1.0  # the coin, lambda
+    aug = {"mixup": 0.0, "cutmix": 0.01, "mixup_prob": 1.0, "switch_prob": 0.5}
+    rng = np.random.RandomState(1)
+    assert draw_mix(aug, 8, 8, rng) == MixParams()
+    assert rng.randint(2 ** 31) == expected.randint(2 ** 31)  # no box was drawn
