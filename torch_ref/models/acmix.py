@@ -100,20 +100,19 @@ class ACmix(nn.Module):
 
     def forward_attention_fast(self, q, k, v):
         b, _, h, w = q.shape
-        s, p = self.stride, self.pad_att
+        s = self.stride
         pe = self.conv_p(position_grid(h, w, q.dtype, q.device))
-        q_att = q.view(b * self.head, self.head_dim, h, w) * (float(self.head_dim) ** -0.5)
+        q_att = q.view(b * self.head, self.head_dim, h, w)
         q_pe = pe
         if s > 1:
             q_att, q_pe = q_att[:, :, ::s, ::s], pe[:, :, ::s, ::s]
-        k_att = k.view(b * self.head, self.head_dim, h, w)
+        q_att = q_att * (float(self.head_dim) ** -0.5)
+        k_att = k.view(b * self.head, self.head_dim, h, w) - pe
         v_att = v.view(b * self.head, self.head_dim, h, w)
-        kp = F.pad(k_att - pe, (p, p, p, p), mode="reflect")
-        vp = F.pad(v_att, (p, p, p, p), mode="reflect")
         # Softmax cancels the window-constant q . pe_centre, but its gradient cancels the
         # roundoff of the pe gradient as in the reference.
         centre = (q_att * q_pe).sum(1, keepdim=True)
-        out = local_attention(q_att, kp, vp, centre, self.k_att, self.dilation, s)
+        out = local_attention(q_att, k_att, v_att, centre, self.k_att, self.dilation, s)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q, k, v):
