@@ -20,7 +20,7 @@ MODULE = "_local_attention_cpu"
 ENV = "ACMIX_ATTN_KERNEL"
 DTYPES = {torch.float32: "f32", torch.float64: "f64"}
 _P = ctypes.c_void_p
-_SIGNATURES = {"forward": [_P] * 6, "backward": [_P] * 10}
+_SIGNATURES = {"forward": [_P] * 6, "backward": [_P] * 12}
 
 _loaded: Optional[Tuple[Optional[ctypes.CDLL], str]] = None
 
@@ -139,8 +139,11 @@ def backward(q, k, v, att, grad_out, k_att: int, dilation: int, stride: int):
     q, k, v, grad_out = (t.contiguous() for t in (q, k, v, grad_out))
     shape = _shape(q, k, k_att, dilation, stride)
     n, c, ho, wo = q.shape
-    workspace = q.new_empty(n * ho * (2 * c + k_att * k_att) * att.shape[-1])
+    # Three workspaces rather than one: each stays under glibc's largest mmap threshold (32 MiB)
+    # longer, so that repeated calls reuse heap memory instead of faulting in fresh pages.
+    rw = att.shape[-1]
+    workspace = (q.new_empty((n, ho, c, rw)), q.new_empty((n, ho, c, rw)), torch.empty_like(att))
     grads = (torch.empty_like(q), q.new_empty((n, 1, ho, wo)), torch.empty_like(k),
              torch.empty_like(v))
-    _call("backward", q.dtype, (q, k, v, att, grad_out, workspace) + grads, shape)
+    _call("backward", q.dtype, (q, k, v, att, grad_out) + workspace + grads, shape)
     return grads[0], grads[2], grads[3], grads[1]

@@ -8,10 +8,10 @@
  *   acmix_attention_layout_{f32,f64}(shape, out): out = {rw, margin}: att is (n, ho, k * k, rw)
  *       with each row's wo weights at [margin, margin + wo)
  *   acmix_attention_forward_{f32,f64}(q, k, v, centre, att or NULL, out, shape, nthreads)
- *   acmix_attention_backward_{f32,f64}(q, k, v, att, grad_out, workspace, grad_q,
- *                                      grad_centre, grad_k, grad_v, shape, nthreads)
- * with a workspace of n ho (2 c + k * k) rw elements; they return 0, or 1 when a scratch
- * allocation failed. Layouts in local_attention_body.h.
+ *   acmix_attention_backward_{f32,f64}(q, k, v, att, grad_out, q_rows, go_rows, grad_logits,
+ *                                      grad_q, grad_centre, grad_k, grad_v, shape, nthreads)
+ * with workspaces q_rows and go_rows (n, ho, c, rw) and grad_logits (n, ho, k * k, rw); they
+ * return 0, or 1 when a scratch allocation failed. Layouts in local_attention_body.h.
  */
 #include <math.h>
 #include <pthread.h>

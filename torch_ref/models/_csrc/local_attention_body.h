@@ -432,14 +432,11 @@ int FN(acmix_attention_forward)(const T *q, const T *k, const T *v, const T *cen
 }
 
 int FN(acmix_attention_backward)(const T *q, const T *k, const T *v, const T *att,
-                                 const T *grad_out, T *workspace, T *grad_q, T *grad_centre,
-                                 T *grad_k, T *grad_v, const int64_t *shape, int nthreads) {
-    FN(BackwardArgs) A = {geometry(shape), q, k, v, att, grad_out, NULL, NULL, NULL,
+                                 const T *grad_out, T *q_rows, T *go_rows, T *grad_logits,
+                                 T *grad_q, T *grad_centre, T *grad_k, T *grad_v,
+                                 const int64_t *shape, int nthreads) {
+    FN(BackwardArgs) A = {geometry(shape), q, k, v, att, grad_out, q_rows, go_rows, grad_logits,
                           grad_q, grad_centre, grad_k, grad_v};
-    const int64_t rows = A.g.n * A.g.ho * FN(layout)(&A.g).rw;
-    A.q_rows = workspace;
-    A.go_rows = workspace + rows * A.g.c;
-    A.grad_logits = workspace + 2 * rows * A.g.c;
     int status = parallel_for(FN(backward_rows), &A, A.g.n * A.g.ho, nthreads);
     if (!status) status = parallel_for(FN(backward_queries), &A, A.g.n * A.g.ho, nthreads);
     if (!status) status = parallel_for(FN(backward_keys), &A, A.g.n * A.g.h, nthreads);
