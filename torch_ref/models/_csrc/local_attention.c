@@ -28,6 +28,7 @@
 #define INLINE static inline __attribute__((always_inline))
 #define MAX_THREADS 256
 #define MAX_K 64 /* the largest window side */
+#define BLOCK 8 /* accumulators a block (8 AVX-512 or 16 AVX2 registers); 8 cases below */
 #define VECTOR_BYTES 64 /* one AVX-512 register, two AVX2 or four SSE2 ones */
 
 typedef struct {

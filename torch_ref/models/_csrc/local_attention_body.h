@@ -36,7 +36,7 @@ typedef T VEC __attribute__((vector_size(VECTOR_BYTES), aligned(sizeof(T)), may_
 INLINE void FN(dots_block)(T *const *dst, const T *a, int64_t as, const T *const *b, int64_t bs,
                            int64_t c, int64_t width, const int NB) {
     for (int64_t x = 0; x < width; x += LANES) {
-        VEC acc[4];
+        VEC acc[BLOCK];
         for (int t = 0; t < NB; t++) acc[t] = (VEC){0};
         for (int64_t ch = 0; ch < c; ch++) {
             VEC av = VLOAD(a + ch * as + x);
@@ -46,15 +46,18 @@ INLINE void FN(dots_block)(T *const *dst, const T *a, int64_t as, const T *const
     }
 }
 
-/* dots_block over n outputs, in blocks of up to 4 (independent accumulators). */
+/* dots_block over n outputs, in blocks of at most BLOCK (independent accumulators) and as
+ * even as possible. */
 INLINE void FN(dots)(T *const *dst, const T *a, int64_t as, const T *const *b, int64_t bs,
                      int64_t c, int64_t width, int n) {
-    for (int t = 0; t < n;) {
-        int nb = n - t >= 4 ? 4 : n - t;
-        if (nb == 4) FN(dots_block)(dst + t, a, as, b + t, bs, c, width, 4);
-        else if (nb == 3) FN(dots_block)(dst + t, a, as, b + t, bs, c, width, 3);
-        else if (nb == 2) FN(dots_block)(dst + t, a, as, b + t, bs, c, width, 2);
-        else FN(dots_block)(dst + t, a, as, b + t, bs, c, width, 1);
+    const int blocks = (n + BLOCK - 1) / BLOCK;
+    for (int i = 0, t = 0; i < blocks; i++) {
+        const int nb = (n - t) / (blocks - i);
+        switch (nb) {
+#define CASE(NB) case NB: FN(dots_block)(dst + t, a, as, b + t, bs, c, width, NB); break;
+            CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default: CASE(1)
+#undef CASE
+        }
         t += nb;
     }
 }
@@ -63,7 +66,7 @@ INLINE void FN(dots)(T *const *dst, const T *a, int64_t as, const T *const *b, i
 INLINE void FN(wsum_block)(T *dst, int64_t ds, const T *const *w, const T *const *b, int64_t bs,
                            int nt, int64_t width, const int NC) {
     for (int64_t x = 0; x < width; x += LANES) {
-        VEC acc[4];
+        VEC acc[BLOCK];
         for (int ch = 0; ch < NC; ch++) acc[ch] = (VEC){0};
         for (int t = 0; t < nt; t++) {
             VEC wv = VLOAD(w[t] + x);
@@ -73,15 +76,18 @@ INLINE void FN(wsum_block)(T *dst, int64_t ds, const T *const *w, const T *const
     }
 }
 
-/* wsum_block over c channels, in blocks of up to 4; b[t] points at channel 0 (advanced here). */
+/* wsum_block over c channels, in blocks of at most BLOCK and as even as possible; b[t] points
+ * at channel 0 (advanced here). */
 INLINE void FN(wsum)(T *dst, int64_t ds, const T *const *w, const T **b, int64_t bs, int nt,
                      int64_t c, int64_t width) {
-    for (int64_t ch = 0; ch < c;) {
-        int nc = c - ch >= 4 ? 4 : (int)(c - ch);
-        if (nc == 4) FN(wsum_block)(dst, ds, w, b, bs, nt, width, 4);
-        else if (nc == 3) FN(wsum_block)(dst, ds, w, b, bs, nt, width, 3);
-        else if (nc == 2) FN(wsum_block)(dst, ds, w, b, bs, nt, width, 2);
-        else FN(wsum_block)(dst, ds, w, b, bs, nt, width, 1);
+    const int64_t blocks = (c + BLOCK - 1) / BLOCK;
+    for (int64_t i = 0, ch = 0; i < blocks; i++) {
+        const int nc = (int)((c - ch) / (blocks - i));
+        switch (nc) {
+#define CASE(NC) case NC: FN(wsum_block)(dst, ds, w, b, bs, nt, width, NC); break;
+            CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default: CASE(1)
+#undef CASE
+        }
         for (int t = 0; t < nt; t++) b[t] += nc * bs;
         dst += nc * ds;
         ch += nc;
