@@ -4,11 +4,11 @@ State dict: rate1, rate2, conv1/conv2/conv3 (q, k, v), conv_p, fc (no bias), dep
 (no bias). Beyond the official code: any odd k_conv (padding k_conv // 2), stride on odd sizes
 (both paths give ceil(size / stride)), dilation of the attention window, and any float dtype.
 
-``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) accumulates the
-attention over the window offsets (``local_attention``, hand-written backward) and agrees with it
-within float roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``)
-it takes the official formulation, whose graph is compact (the offset loop would be k_att^2
-slices a block).
+``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) runs
+``local_attention`` (a compiled CPU kernel for float32/float64 where built, else offset
+accumulation in PyTorch; both with hand-written backwards) and agrees with it within float
+roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``) it takes the
+official formulation, whose graph is compact (the offset loop would be k_att^2 slices a block).
 """
 import torch
 import torch.nn.functional as F
@@ -38,8 +38,8 @@ class ACmix(nn.Module):
         k_conv: convolution kernel of the conv path (odd).
         stride: spatial stride of both paths; output size is ceil(size / stride).
         dilation: dilation of the attention window.
-        attn_impl: "fast" (offset accumulation, ``local_attention``) or "unfold" (the official
-            formulation); the same numbers within float roundoff.
+        attn_impl: "fast" (``local_attention``: compiled kernel or offset accumulation) or
+            "unfold" (the official formulation); the same numbers within float roundoff.
     """
 
     def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
