@@ -42,14 +42,14 @@ def load(directory: Optional[Path] = None) -> Tuple[Optional[ctypes.CDLL], str]:
         return None, f"no {MODULE} library was built in {directory or Path(__file__).parent}"
     try:
         lib = ctypes.CDLL(str(path))
-        for kind, args in _SIGNATURES.items():
-            for sfx in DTYPES.values():
+        for sfx in DTYPES.values():
+            for kind, args in _SIGNATURES.items():
                 fn = getattr(lib, f"acmix_attention_{kind}_{sfx}")
                 fn.argtypes = args + [ctypes.POINTER(ctypes.c_int64), ctypes.c_int]
                 fn.restype = ctypes.c_int
             fn = getattr(lib, f"acmix_attention_layout_{sfx}")
             fn.argtypes, fn.restype = [ctypes.POINTER(ctypes.c_int64)] * 2, None
-        lib.acmix_attention_max_k.restype = ctypes.c_int
+        lib.acmix_attention_max_k.argtypes, lib.acmix_attention_max_k.restype = [], ctypes.c_int
     except (OSError, AttributeError) as e:
         return None, f"{path} cannot be loaded: {e}"
     return lib, ""
