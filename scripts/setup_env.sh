@@ -6,7 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
 stamp="$venv/.setup.sha256"
-want=$(cat "$root/requirements.txt" "$root/pyproject.toml" "$0" | sha256sum | cut -d' ' -f1)
+# The compiled attention kernel (setup.py) is part of the install: its sources count too.
+want=$(cat "$root/requirements.txt" "$root/pyproject.toml" "$root/setup.py" \
+           "$root"/torch_ref/models/_csrc/* "$0" | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
