@@ -67,12 +67,12 @@ def _round(args) -> dict:
             ratios["module fwd", clock] = t["acmix fwd"][i] / t["conv fwd"][i]
             ratios["module fwd+bwd", clock] = t["acmix fwd+bwd"][i] / t["conv fwd+bwd"][i]
         if args.breakdown:
-            q, k, v = (torch.randn(8, 64, 56, 56, requires_grad=True) for _ in range(3))
-            params = [q, k, v, *acmix.parameters()]
-            for name, fn in [("attention path", lambda: acmix.forward_attention(q, k, v)),
-                             ("conv path", lambda: acmix.forward_conv(q, k, v)),
-                             ("q/k/v 1x1", lambda: acmix.conv1(x) + acmix.conv2(x)
-                              + acmix.conv3(x))]:
+            qkv = torch.randn(8, 3 * 64, 56, 56, requires_grad=True)
+            q, k, v = qkv.chunk(3, 1)
+            params = [qkv, *acmix.parameters()]
+            for name, fn in [("attention path", lambda: acmix.forward_attention_fast(q, k, v)),
+                             ("conv path", lambda: acmix.forward_conv_fast(qkv)),
+                             ("q/k/v 1x1", lambda: acmix.projections(x))]:
                 wall, cpu = _time(_forward_backward(fn, params), args.repeats)
                 print(f"  {name:14s} {wall * 1e3:8.1f} ms wall  {cpu * 1e3:8.1f} ms CPU"
                       "  (fwd+bwd)")
