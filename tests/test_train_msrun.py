@@ -1,7 +1,7 @@
 """Real msrun runs of scripts/run_distribute_train.sh with 2 CPU workers.
 
-Default: a short smoke run (outputs, checkpoints, eval.py, export.py) and a short kill -9 of a
-worker followed by --resume. Marked slow (run with --run-slow or ACMIX_SLOW=1): the full default
+Default: a short smoke run (outputs, checkpoints, eval.py, export.py). Marked slow (run with
+--run-slow or ACMIX_SLOW=1): a short kill -9 of a worker followed by --resume, the full default
 command to >= 95 % in <= 10 minutes, and kill -9 + resume of that full run.
 """
 import csv
@@ -139,6 +139,7 @@ def test_msrun_smoke_run_outputs_eval_export(short_run, digits, tmp_path):  # no
     assert mindir.stat().st_size > 0 and "reloaded logits match" in ex.stdout
 
 
+@pytest.mark.slow  # ~100 s alone; tests/test_train_optim_ckpt.py resumes in-process by default
 @needs_two_cores
 def test_kill9_worker_then_resume_matches_uninterrupted(short_run, digits, tmp_path):  # noqa: F811
     run_dir = str(tmp_path / "run")
