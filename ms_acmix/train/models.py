@@ -4,6 +4,7 @@ from typing import Any, Dict
 from mindspore import nn
 
 import ms_acmix
+from ms_acmix.models.checkpointing import dropout_cells, pynative_dropout_error
 
 
 def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
@@ -25,10 +26,18 @@ def check_model_name(name: str) -> None:
 
 
 def build_model(cfg: Dict[str, Any], num_classes: int) -> nn.Cell:
-    """``ms_acmix.create_model`` for this config; bad kwargs fail with the model's message."""
+    """``ms_acmix.create_model`` for this config, with ``train.grad_checkpointing`` applied; bad
+    kwargs fail with the model's message."""
     check_model_name(cfg["model"]["name"])
     try:
-        return ms_acmix.create_model(cfg["model"]["name"], **model_kwargs(cfg, num_classes))
+        model = ms_acmix.create_model(cfg["model"]["name"], **model_kwargs(cfg, num_classes))
     except TypeError as err:
         raise ValueError(f"model.kwargs={cfg['model']['kwargs']!r} do not fit "
                          f"{cfg['model']['name']}: {err}") from err
+    if cfg["train"]["grad_checkpointing"]:
+        model.set_grad_checkpointing(True)
+        random = dropout_cells(model)
+        if cfg["train"]["mode"] == "pynative" and random:  # fail now, not in the first step
+            raise ValueError(f"train.grad_checkpointing with train.mode=pynative: "
+                             f"{pynative_dropout_error(random)}")
+    return model
