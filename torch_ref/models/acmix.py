@@ -4,11 +4,11 @@ State dict: rate1, rate2, conv1/conv2/conv3 (q, k, v), conv_p, fc (no bias), dep
 (no bias). Beyond the official code: any odd k_conv (padding k_conv // 2), stride on odd sizes
 (both paths give ceil(size / stride)), dilation of the attention window, and any float dtype.
 
-``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) accumulates the
-attention over the window offsets (``local_attention``, hand-written backward) and agrees with it
-within float roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``)
-it takes the official formulation, whose graph is compact (the offset loop would be k_att^2
-slices a block).
+``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) runs
+``local_attention`` (a compiled CPU kernel for float32/float64 where built, else offset
+accumulation in PyTorch; both with hand-written backwards) and agrees with it within float
+roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``) it takes the
+official formulation, whose graph is compact (the offset loop would be k_att^2 slices a block).
 """
 import torch
 import torch.nn.functional as F
@@ -38,8 +38,8 @@ class ACmix(nn.Module):
         k_conv: convolution kernel of the conv path (odd).
         stride: spatial stride of both paths; output size is ceil(size / stride).
         dilation: dilation of the attention window.
-        attn_impl: "fast" (offset accumulation, ``local_attention``) or "unfold" (the official
-            formulation); the same numbers within float roundoff.
+        attn_impl: "fast" (``local_attention``: compiled kernel or offset accumulation) or
+            "unfold" (the official formulation); the same numbers within float roundoff.
     """
 
     def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
@@ -100,20 +100,19 @@ class ACmix(nn.Module):
 
     def forward_attention_fast(self, q, k, v):
         b, _, h, w = q.shape
-        s, p = self.stride, self.pad_att
+        s = self.stride
         pe = self.conv_p(position_grid(h, w, q.dtype, q.device))
-        q_att = q.view(b * self.head, self.head_dim, h, w) * (float(self.head_dim) ** -0.5)
+        q_att = q.view(b * self.head, self.head_dim, h, w)
         q_pe = pe
         if s > 1:
             q_att, q_pe = q_att[:, :, ::s, ::s], pe[:, :, ::s, ::s]
-        k_att = k.view(b * self.head, self.head_dim, h, w)
+        q_att = q_att * (float(self.head_dim) ** -0.5)
+        k_att = k.view(b * self.head, self.head_dim, h, w) - pe
         v_att = v.view(b * self.head, self.head_dim, h, w)
-        kp = F.pad(k_att - pe, (p, p, p, p), mode="reflect")
-        vp = F.pad(v_att, (p, p, p, p), mode="reflect")
         # Softmax cancels the window-constant q . pe_centre, but its gradient cancels the
         # roundoff of the pe gradient as in the reference.
         centre = (q_att * q_pe).sum(1, keepdim=True)
-        out = local_attention(q_att, kp, vp, centre, self.k_att, self.dilation, s)
+        out = local_attention(q_att, k_att, v_att, centre, self.k_att, self.dilation, s)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q, k, v):

@@ -26,11 +26,11 @@ DROP = {"acmix_resnet26": 0.3, "acmix_swin_tiny": 0.3}  # drop path on: the draw
 
 
 def _classes():
-    from ms_acmix.models._registry import registry as ms_registry
-    from torch_ref.models._registry import registry as torch_registry
+    from ms_acmix.models._registry import model_class as ms_class
+    from torch_ref.models._registry import model_class as torch_class
     for name in list_models():
-        yield torch_registry.constructor(name)
-        yield ms_registry.constructor(name)
+        yield torch_class(name)
+        yield ms_class(name)
     yield toy_torch.ToyNet
     yield toy_ms.ToyNet
 
