@@ -1,6 +1,7 @@
 """scripts/device_check.sh: without a GPU it says so in one line, writes nothing and exits 2; its
 --help answers; and its whole flow (every part, the report) runs on the CPU (--cpu-dry-run)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,9 @@ def test_cpu_dry_run_writes_every_section_without_mindspore_or_pyyaml(tmp_path):
     for title in ("## Machine", "## Exactness on the device", "## PyTorch benchmark",
                   "## MindSpore on the GPU"):
         assert title in text
-    assert "CPU DRY RUN" in text and "fast attention backend" in text
+    assert "CPU DRY RUN" in text
+    assert re.search(r"^- fast attention backend: (cpu-kernel|torch) \(float32 on cpu\)$", text,
+                     re.M), text
     exact = [ln for ln in text.splitlines() if ln.startswith("| ACmix")]
     assert len(exact) == 3 and all(ln.endswith("| pass |") for ln in exact)
     rows = [ln for ln in text.splitlines() if ln.startswith("| PyTorch | ")]
@@ -104,3 +107,27 @@ def test_mindspore_gpu_libraries_are_reported():
             assert lib in line.split(": ")[0]
     missing = plugins["11.6"].split(": missing ")[1].split(", ")
     assert "libcudart.so.11.0" in missing and "libcudnn.so.8" in missing
+
+
+def test_exactness_judgment_catches_a_difference_and_only_cancelled_gradients_get_context():
+    """The device's fast-vs-unfold verdict: a gradient off by 1e-3 relative fails (10x its
+    bound), the position conv's bias (zero in float64 by cancellation) is judged at the largest
+    gradient, and only it: a small but real gradient keeps its own scale."""
+    import numpy as np
+
+    from ms_acmix.cli import device_check
+    rng = np.random.default_rng(0)
+    ref = {"output": rng.standard_normal((2, 3)), "w": rng.standard_normal(5) * 10,
+           "small": rng.standard_normal(4) * 1e-3, "conv_p.bias": np.full(2, 1e-16)}
+    unfold = {k: v.astype(np.float32).astype(np.float64) for k, v in ref.items()}
+    unfold["conv_p.bias"] = np.array([3e-7, -2e-7])  # float32 roundoff of gradient-sized terms
+    assert device_check._cancelled(ref)[1] == {"conv_p.bias"}
+    assert device_check._compare(dict(unfold), unfold, ref)[3] == "pass"
+    for name, factor in (("w", 1 + 1e-3), ("small", 1 + 1e-3), ("output", 1 + 1e-4)):
+        bad = dict(unfold, **{name: unfold[name] * factor})
+        verdict = device_check._compare(bad, unfold, ref)
+        assert verdict[3] == "FAIL" and max(verdict[0], verdict[2]) > 5, (name, verdict)
+    context = float(np.abs(ref["w"]).max())
+    bad = dict(unfold, **{"conv_p.bias": unfold["conv_p.bias"] + 1e-3 * context})
+    _, worst, ratio, verdict = device_check._compare(bad, unfold, ref)
+    assert worst == "conv_p.bias" and verdict == "FAIL" and ratio > 5
