@@ -78,6 +78,9 @@ def test_checkpointing_only_in_training_and_skips_named():
         ["--device", "cuda"]))} == {"cuda"}
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--device", "tpu"])
+    assert list(benchmark.skipped_cases(args)) == ["ms-pynative swin_t acmix+ckpt"]
+    for argv in (["--only", "resnet50"], ["--frameworks", "torch,ms-graph"]):
+        assert benchmark.skipped_cases(benchmark.parse_args(argv)) == {}
 
 
 class _Products(TorchDispatchMode):

@@ -252,6 +252,13 @@ def cases(args) -> list:
     return out
 
 
+def skipped_cases(args) -> dict:
+    """'framework model impl' -> why it is not run, for the cases the arguments would select."""
+    return {f"{f} {m} {i}": why for (f, i), why in SKIPPED.items()
+            for m, (_, impls) in MODELS.items() if f in args.frameworks and i in impls
+            and all(word in f"{f} {m} {i} fwd+bwd" for word in args.only)}
+
+
 def spawn(case: dict, timeout: float) -> dict:
     """Run one case in a fresh process (this file by path: no package import, so the torch
     cases need no MindSpore)."""
@@ -482,7 +489,7 @@ def main(argv=None) -> int:
     add_ratios(rows)
     macs = {"module": acmix_macs(args.module_shape, **MODULE_ARGS),
             "plain_conv": conv3x3_macs(args.module_shape)}
-    skipped = {f"{f} {i}": why for (f, i), why in SKIPPED.items() if f in args.frameworks}
+    skipped = skipped_cases(args)
     if args.json:
         print(json.dumps({"threads": args.threads, "cpus": os.cpu_count(),
                           "device": args.device, "macs": macs, "skipped": skipped,
