@@ -80,8 +80,7 @@ def check_torch_checkpointing(config: ModelConfig):
     included): two float32 results of one function, so the product's direct comparison
     (``acmix_common.tolerance``: 'grad' for gradients, 'forward' for outputs and statistics)."""
     torch.manual_seed(config.seed)
-    base = torch_ref.create_model(config.name, **config.kwargs,
-                                  attn_impl=config.torch_attn_impl)
+    base = torch_ref.create_model(config.name, **config.kwargs, **config.attn_impl_kwargs("torch"))
     draw_weights_(base, config.seed)
     x = _train_input(config)
     cotangent = draw_cotangent(base, x, config.seed + 1)
