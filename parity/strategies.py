@@ -220,6 +220,15 @@ def feature_configs(draw, names=None) -> ModelConfig:
     return replace(config, kwargs=kwargs)
 
 
+@st.composite
+def drop_path_configs(draw, names=None) -> ModelConfig:
+    """A drawn model with stochastic depth off or on (for checks within one framework: the
+    frameworks' random streams differ)."""
+    config = draw(model_configs(names))
+    return replace(config, kwargs={**config.kwargs,
+                                   "drop_path_rate": draw(st.sampled_from([0.0, 0.3]))})
+
+
 # Training recipes: learning-rate schedules and gradient clipping.
 RECIPE_CONFIGS = {"swin": ("acmix_swin_tiny", "acmix_swin_small"),
                   "resnet": ("acmix_resnet26", "acmix_resnet38", "acmix_resnet50")}

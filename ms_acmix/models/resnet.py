@@ -13,6 +13,7 @@ from acmix_common.variants import resnet_feature_info
 
 from ._registry import register_family
 from .acmix import ACmix
+from .checkpointing import set_recompute
 from .features import plan_intermediates, replace_cell
 from .layers import DropPath, batch_norm2d, conv2d, dense, max_pool2d
 
@@ -103,6 +104,7 @@ class ACmixResNet(nn.Cell):
                                         returned or range(4))
         self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
         self.fc = self._classifier(self.num_classes)
+        self.grad_checkpointing = False
         self._init_conv_weights(keep_shift_init)
 
     def _init_conv_weights(self, keep_shift_init: bool) -> None:
@@ -144,6 +146,15 @@ class ACmixResNet(nn.Cell):
 
     def get_classifier(self) -> nn.Cell:
         return self.fc
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's: recompute each bottleneck's activations in the backward
+        (``ms_acmix.models.checkpointing``; in GRAPH mode, set it before the first compile)."""
+        self.grad_checkpointing = bool(enable)
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            if isinstance(stage, nn.SequentialCell):
+                for block in stage:
+                    set_recompute(block, enable)
 
     def reset_classifier(self, num_classes: int) -> None:
         """A new classifier (torch's default Linear init, as built) of ``num_classes`` outputs;

@@ -17,6 +17,7 @@ from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
 from ._registry import register_family
+from .checkpointing import set_recompute
 from .features import plan_intermediates, replace_cell
 from .layers import DropPath, conv2d, dense, gelu_exact, layer_norm
 
@@ -287,6 +288,7 @@ class ACmixSwin(nn.Cell):
         self.out_indices = self.feature_info.out_indices  # GRAPH mode reads a plain tuple
         self.norm = nn.Identity() if features_only else layer_norm(self.num_features)
         self.head = self._classifier(self.num_classes)
+        self.grad_checkpointing = False
 
     def no_weight_decay_keywords(self):
         return {"relative_position_bias_table"}
@@ -304,6 +306,14 @@ class ACmixSwin(nn.Cell):
 
     def get_classifier(self) -> nn.Cell:
         return self.head
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's: recompute each Swin block's activations in the backward
+        (``ms_acmix.models.checkpointing``; in GRAPH mode, set it before the first compile)."""
+        self.grad_checkpointing = bool(enable)
+        for layer in self.layers:
+            for block in layer.blocks:
+                set_recompute(block, enable)
 
     def reset_classifier(self, num_classes: int) -> None:
         """A new classifier (the official init: trunc_normal std 0.02, zero bias) of

@@ -81,6 +81,8 @@ DEFAULTS: Config = {
         "accumulation_steps": 1,      # micro-batches per optimiser step (official Swin rule)
         "ema_decay": 0.0,             # EMA of the weights (timm ModelEmaV2), 0: off; e.g. 0.9998
         "pretrained": None,           # weights file to fine-tune from (any the converter reads)
+        "grad_checkpointing": False,  # recompute each block's activations in the backward
+                                      # (model.set_grad_checkpointing): less memory, more time
     },
 }
 

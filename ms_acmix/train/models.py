@@ -4,6 +4,7 @@ from typing import Any, Dict
 from mindspore import nn
 
 import ms_acmix
+from ms_acmix.models.checkpointing import dropout_cells, pynative_dropout_error
 
 
 def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
@@ -19,12 +20,20 @@ def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
 
 
 def build_model(cfg: Dict[str, Any], num_classes: int) -> nn.Cell:
-    """``ms_acmix.create_model`` for this config. An unknown ``model.name`` is the registry's
-    ValueError; kwargs the model rejects are a ValueError naming ``model.kwargs``."""
+    """``ms_acmix.create_model`` for this config, with ``train.grad_checkpointing`` applied. An
+    unknown ``model.name`` is the registry's ValueError; kwargs the model rejects are a ValueError
+    naming ``model.kwargs``."""
     name = cfg["model"]["name"]
     kwargs = model_kwargs(cfg, num_classes)
     try:
-        return ms_acmix.create_model(name, **kwargs)
+        model = ms_acmix.create_model(name, **kwargs)
     except TypeError as err:
         raise ValueError(f"model.kwargs={cfg['model']['kwargs']!r} do not fit {name}: "
                          f"{err}") from err
+    if cfg["train"]["grad_checkpointing"]:
+        model.set_grad_checkpointing(True)
+        random = dropout_cells(model)
+        if cfg["train"]["mode"] == "pynative" and random:  # fail now, not in the first step
+            raise ValueError(f"train.grad_checkpointing with train.mode=pynative: "
+                             f"{pynative_dropout_error(random)}")
+    return model

@@ -4,6 +4,7 @@ from mindspore import Tensor, nn, ops
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
 from ms_acmix.models import register_family
 from ms_acmix.models.acmix import ACmix
+from ms_acmix.models.checkpointing import set_recompute
 from ms_acmix.models.layers import batch_norm2d, conv2d, dense, layer_norm
 
 
@@ -23,6 +24,11 @@ class ToyNet(nn.Cell):
         self.classifier = dense(width, num_classes, has_bias=True)
         self.relu = nn.ReLU()
         self.feature_info = [dict(num_chs=width, reduction=2, module="mix")]
+        self.grad_checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = bool(enable)
+        set_recompute(self.mix, enable)
 
     def construct(self, x: Tensor) -> Tensor:
         if x.shape[2] != self.resolution[0] or x.shape[3] != self.resolution[1]:

@@ -6,6 +6,7 @@ from torch import nn
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
 from torch_ref.models import register_family
 from torch_ref.models.acmix import ACmix
+from torch_ref.models.checkpointing import checkpointed, checkpointing_active
 
 
 @register_family("toy")
@@ -23,10 +24,15 @@ class ToyNet(nn.Module):
         self.norm = nn.LayerNorm(width, eps=1e-5)
         self.classifier = nn.Linear(width, num_classes)
         self.feature_info = [dict(num_chs=width, reduction=2, module="mix")]
+        self.grad_checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = bool(enable)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[2:]) != self.resolution:
             raise ValueError(f"input size {tuple(x.shape[2:])} is not resolution="
                              f"{self.resolution}")
-        x = self.mix(torch.relu(self.bn(self.stem(x))))
+        x = torch.relu(self.bn(self.stem(x)))
+        x = checkpointed(self.mix, x) if checkpointing_active(self) else self.mix(x)
         return self.classifier(self.norm(x.mean(dim=(2, 3))))

@@ -16,6 +16,7 @@ from acmix_common.variants import resnet_feature_info
 
 from ._registry import register_family
 from .acmix import ACmix
+from .checkpointing import checkpointed, checkpointing_active
 from .layers import DropPath
 
 
@@ -94,6 +95,7 @@ class ACmixResNet(nn.Module):
         self.out_indices = self.feature_info.out_indices
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = self._classifier(self.num_classes)
+        self.grad_checkpointing = False
 
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -135,6 +137,17 @@ class ACmixResNet(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.fc
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's: recompute each bottleneck's activations in the backward (training only)."""
+        self.grad_checkpointing = bool(enable)
+
+    def _stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(stage, nn.Sequential) and checkpointing_active(self):
+            for block in stage:
+                x = checkpointed(block, x)
+            return x
+        return stage(x)
+
     def reset_classifier(self, num_classes: int) -> None:
         """timm's; as ``ms_acmix.models.resnet.ACmixResNet.reset_classifier``."""
         if self.features_only:
@@ -144,7 +157,8 @@ class ACmixResNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = self._stage(stage, x)
         return x
 
     def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False,
@@ -156,7 +170,7 @@ class ACmixResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         intermediates = []
         for i, stage in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)[:last + 1]):
-            x = stage(x)
+            x = self._stage(stage, x)
             if i in take:
                 intermediates.append(x)
         if intermediates_only:

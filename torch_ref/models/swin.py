@@ -16,6 +16,7 @@ from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
 from ._registry import register_family
+from .checkpointing import checkpointed, checkpointing_active
 from .layers import DropPath
 
 
@@ -182,10 +183,16 @@ class BasicLayer(nn.Module):
                            attn_drop, drop_path[i], mixer)
             for i in range(depth)])
         self.downsample = PatchMerging(input_resolution, dim) if downsample else None
+        self.grad_checkpointing = False
+
+    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        checkpoint = checkpointing_active(self)
+        for blk in self.blocks:
+            x = checkpointed(blk, x) if checkpoint else blk(x)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for blk in self.blocks:
-            x = blk(x)
+        x = self.forward_blocks(x)
         return self.downsample(x) if self.downsample is not None else x
 
 
@@ -272,6 +279,11 @@ class ACmixSwin(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.head
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's: recompute each Swin block's activations in the backward (training only)."""
+        for layer in self.layers:
+            layer.grad_checkpointing = bool(enable)
+
     def reset_classifier(self, num_classes: int) -> None:
         """timm's; as ``ms_acmix.models.swin.ACmixSwin.reset_classifier``."""
         if self.features_only:
@@ -296,8 +308,7 @@ class ACmixSwin(nn.Module):
         x = self.pos_drop(self.patch_embed(x))
         intermediates = []
         for i, layer in enumerate(self.layers[:last + 1]):
-            for blk in layer.blocks:
-                x = blk(x)
+            x = layer.forward_blocks(x)
             if i in take:
                 y = self.norm(x) if norm and i == self.num_layers - 1 else x
                 h, w = layer.input_resolution
