@@ -124,9 +124,7 @@ def load_pretrained(model: nn.Cell, pretrained: str, model_name: str,
     try:
         report = ms_acmix.load_weights(model, fitted, skip=classifier if reinit else ())
     except ms_acmix.CheckpointError as err:
-        detail = str(err)
-        if detail.startswith("<dict> does not fit") and ": " in detail:
-            detail = detail.split(": ", 1)[1]  # the file is named here, not the dict
+        detail = str(err).split(": ", 1)[-1]  # it names "<dict>"; the file is named here
         raise PretrainedError(f"pretrained={pretrained!r} does not fit {model_name}: "
                               f"{detail}") from None
     head = describe_classifier(arrays, shapes, reinit)
