@@ -19,7 +19,7 @@ from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_in
 
 from . import exportable
 from .layers import conv2d
-from .local_attention import LocalAttention, identity
+from .local_attention import LocalAttention, channels_first, channels_last, identity
 from .shift_conv import ShiftConv
 
 
@@ -135,8 +135,11 @@ class ACmix(nn.Cell):
         # the reference. LocalAttention pads, and picks the strided queries, by its indices.
         centre = (q_att * pe).sum(1, keepdims=True)
         ones = k_att[:, :1] * 0.0 + 1.0  # no batch-sized constant in an exported graph
-        out = self.local_attention(ops.cat((q_att, centre), 1), ops.cat((k_att - pe, ones), 1),
-                                   v_att)
+        last = self.exportable_ops
+        out = self.local_attention(channels_last(ops.cat((q_att, centre), 1), last),
+                                   channels_last(ops.cat((k_att - pe, ones), 1), last),
+                                   channels_last(v_att, last))
+        out = channels_first(out, last)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ What it keeps out of memory, measured on MindSpore 2.10's CPU kernels (docs/benc
   do . out``), and both passes run over chunks of the batch one after the other
   (``ops.depend``), so that at most one chunk's logits are alive.
 
-Ops: BatchMatMul, Gather, Tile, Add, Softmax, Mul, ReduceSum, Concat, Split, Reshape,
+Ops: BatchMatMul, Gather, Tile, Add, Softmax, Mul, ReduceSum, Concat, Slice, Reshape,
 UnsortedSegmentSum (backward). With ``exportable_ops`` (ONNX export, batch-generic graph) one
 chunk, explicit transposes and a broadcast mask: no constant depends on the batch.
 
@@ -54,9 +54,9 @@ def tile_side(h_out: int, w_out: int, k_att: int, dilation: int, stride: int,
     return min(sides, key=cost)
 
 
-def chunk_size(n: int, per_sample_bytes: int, budget: int = CHUNK_BYTES) -> int:
-    """The largest divisor of n whose chunk of logits fits ``budget`` (at least 1)."""
-    fits = [d for d in range(1, n + 1) if n % d == 0 and d * per_sample_bytes <= budget]
+def chunk_size(n: int, per_sample_bytes: int) -> int:
+    """The largest divisor of n whose chunk of logits fits ``CHUNK_BYTES`` (at least 1)."""
+    fits = [d for d in range(1, n + 1) if n % d == 0 and d * per_sample_bytes <= CHUNK_BYTES]
     return max(fits, default=1)
 
 
@@ -164,13 +164,37 @@ def identity(n: int, rows: int, cols: int) -> Tensor:
     return Tensor(np.tile(np.eye(rows, cols, dtype=np.float32), (n, 1, 1)))
 
 
+_MATMUL_TA = ops.BatchMatMul(transpose_a=True)
+_MATMUL_TB = ops.BatchMatMul(transpose_b=True)
+
+
+def channels_last(x: Tensor, exportable: bool = False) -> Tensor:
+    """(n, c, h, w) -> (n, h, w, c) as a matmul with the identity (exact: one product by 1,
+    the rest by 0; a Transpose keeps an 8-byte index per element on MindSpore's CPU), or a
+    transpose when exporting (no batch-sized constant)."""
+    n, c, h, w = x.shape
+    if exportable:
+        return ops.transpose(x, (0, 2, 3, 1))
+    return _MATMUL_TA(x.reshape(n, c, h * w), identity(n, c, c).astype(x.dtype)).reshape(
+        n, h, w, c)
+
+
+def channels_first(x: Tensor, exportable: bool = False) -> Tensor:
+    """The inverse of ``channels_last``."""
+    n, h, w, c = x.shape
+    if exportable:
+        return ops.transpose(x, (0, 3, 1, 2))
+    return _MATMUL_TB(identity(n, c, c).astype(x.dtype), x.reshape(n, h * w, c)).reshape(
+        n, c, h, w)
+
+
 class LocalAttention(nn.Cell):
     """softmax_j(q . k_j) weighted sum of v_j over each query's k_att^2 window positions of
-    the reflection-padded k and v.
+    the reflection-padded k and v, channels last.
 
-    Inputs: q (n, c, h, w) scaled queries (every position; the stride picks them); k (n, c, h,
-    w) keys minus positions; v (n, cv, h, w) values. Returns (n, cv, ceil(h / stride),
-    ceil(w / stride)).
+    Inputs: q (n, h, w, c) scaled queries (every position; the stride picks them); k (n, h, w,
+    c) keys minus positions; v (n, h, w, cv) values. Returns (n, ceil(h / stride),
+    ceil(w / stride), cv).
 
     Args:
         k_att: attention window (odd).
@@ -193,22 +217,8 @@ class LocalAttention(nn.Cell):
         self.segment_sum = ops.UnsortedSegmentSum()
 
     def _plan(self, q: Tensor):
-        return tiling_plan(q.shape[0], q.shape[2], q.shape[3], self.k_att, self.dilation,
-                           self.stride, q.shape[1], self.exportable_ops)
-
-    def _channels_last(self, x: Tensor) -> Tensor:
-        """(n, c, h, w) -> (n, h * w, c)."""
-        n, c = x.shape[0], x.shape[1]
-        x = x.reshape(n, c, -1)
-        if self.exportable_ops:
-            return ops.transpose(x, (0, 2, 1))
-        return self.matmul_ta(x, identity(n, c, c).astype(x.dtype))
-
-    def _channels_first(self, x: Tensor, channels: int) -> Tensor:
-        """(n, p, c) -> (n, channels, p), the first ``channels`` of the c channels."""
-        if self.exportable_ops:
-            return ops.transpose(x, (0, 2, 1))
-        return self.matmul_tb(identity(x.shape[0], channels, x.shape[2]).astype(x.dtype), x)
+        return tiling_plan(q.shape[0], q.shape[1], q.shape[2], self.k_att, self.dilation,
+                           self.stride, q.shape[3], self.exportable_ops)
 
     def _mask(self, tile: int, halo: int, rows: int, dtype) -> Tensor:
         mask = window_mask(tile, halo, self.k_att, self.dilation, self.stride)
@@ -219,12 +229,13 @@ class LocalAttention(nn.Cell):
         # index per element.
         return self.tile(mask, (rows, 1, 1))
 
-    def _weights(self, q_cl, k_cl, q_index, halo_index, mask, tile, halo):
+    def _weights(self, q: Tensor, k: Tensor, q_index, halo_index, mask, tile: int,
+                 halo: int):
         """Tiled queries (N, t^2, c), keys (N, halo^2, c) and softmax weights (N, t^2, halo^2)
-        of one chunk of channels-last maps."""
-        n, c = q_cl.shape[0], q_cl.shape[2]
-        q_t = self.gather(q_cl, q_index, 1).reshape(-1, tile * tile, c)
-        k_t = self.gather(k_cl, halo_index, 1).reshape(-1, halo * halo, c)
+        of one chunk, (m, h * w, c) maps."""
+        c = q.shape[2]
+        q_t = self.gather(q, q_index, 1).reshape(-1, tile * tile, c)
+        k_t = self.gather(k, halo_index, 1).reshape(-1, halo * halo, c)
         if self.exportable_ops:
             logits = ops.matmul(q_t, ops.transpose(k_t, (0, 2, 1)))
         else:
@@ -232,36 +243,44 @@ class LocalAttention(nn.Cell):
         return q_t, k_t, ops.softmax(logits + mask, -1)
 
     @staticmethod
+    def _flat(x: Tensor) -> Tensor:
+        """(n, h, w, c) -> (n, h * w, c): the rows the gathers index."""
+        return x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+
+    @staticmethod
     def _chunk(x: Tensor, i: int, chunk: int) -> Tensor:
-        """Samples [i * chunk, (i + 1) * chunk) of x."""
+        """Samples [i * chunk, (i + 1) * chunk) of x (n, p, c)."""
         if chunk == x.shape[0]:
             return x
-        return ops.slice(x, (i * chunk,) + (0,) * (x.ndim - 1), (chunk,) + x.shape[1:])
+        return ops.slice(x, (i * chunk, 0, 0), (chunk, x.shape[1], x.shape[2]))
 
     def construct(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        h, w, cv = q.shape[2], q.shape[3], v.shape[1]
+        n, h, w, c = q.shape
+        cv = v.shape[3]
         tile, halo, h_out, w_out, chunk = self._plan(q)
         q_index = query_indices(h, w, h_out, w_out, tile, self.stride)
         halo_index = halo_indices(h, w, h_out, w_out, tile, halo, self.pad, self.stride)
         out_index = output_indices(h_out, w_out, tile)
         tiles = halo_index.shape[0] // (halo * halo)
         mask = self._mask(tile, halo, chunk * tiles, q.dtype)
+        q, k, v = self._flat(q), self._flat(k), self._flat(v)
         outs = ()
-        for i in range(q.shape[0] // chunk):
-            q_c, k_c, v_c = self._chunk(q, i, chunk), self._chunk(k, i, chunk), self._chunk(v, i, chunk)
+        for i in range(n // chunk):
+            q_c, k_c, v_c = self._chunk(q, i, chunk), self._chunk(k, i, chunk), \
+                self._chunk(v, i, chunk)
             if i:  # one chunk after the other: one chunk's logits alive at a time
                 q_c, k_c, v_c = (ops.depend(q_c, outs[-1]), ops.depend(k_c, outs[-1]),
                                  ops.depend(v_c, outs[-1]))
-            _, _, att = self._weights(self._channels_last(q_c), self._channels_last(k_c),
-                                      q_index, halo_index, mask, tile, halo)
-            v_t = self.gather(self._channels_last(v_c), halo_index, 1)
-            out = ops.matmul(att, v_t.reshape(-1, halo * halo, cv))
-            out = self.gather(out.reshape(chunk, tiles * tile * tile, cv), out_index, 1)
-            outs += (self._channels_first(out, cv).reshape(chunk, cv, h_out, w_out),)
-        return outs[0] if len(outs) == 1 else ops.cat(outs, 0)
+            _, _, att = self._weights(q_c, k_c, q_index, halo_index, mask, tile, halo)
+            v_t = self.gather(v_c, halo_index, 1).reshape(-1, halo * halo, cv)
+            out = ops.matmul(att, v_t).reshape(chunk, tiles * tile * tile, cv)
+            outs += (self.gather(out, out_index, 1),)
+        out = outs[0] if len(outs) == 1 else ops.cat(outs, 0)
+        return out.reshape(n, h_out, w_out, cv)
 
     def bprop(self, q, k, v, out, dout):
-        c, h, w, cv = q.shape[1], q.shape[2], q.shape[3], v.shape[1]
+        n, h, w, c = q.shape
+        cv = v.shape[3]
         tile, halo, h_out, w_out, chunk = self._plan(q)
         q_index = query_indices(h, w, h_out, w_out, tile, self.stride)
         halo_index = halo_indices(h, w, h_out, w_out, tile, halo, self.pad, self.stride)
@@ -275,42 +294,41 @@ class LocalAttention(nn.Cell):
         if q.dtype != dtype:
             q, k, v = ops.cast(q, dtype), ops.cast(k, dtype), ops.cast(v, dtype)
         mask = self._mask(tile, halo, chunk * tiles, dtype)
+        q, k = q.reshape(n, h * w, c), k.reshape(n, h * w, c)
         # The softmax row sums sum_j a_j (do . v_j) = do . out ride as one more channel of do
         # against a channel of ones in v, folded into the same matmul.
-        grad_src = ops.cat((dout, -(dout * out).sum(1, keepdims=True)), 1)
-        v = ops.cat((v, ops.ones((v.shape[0], 1, h, w), dtype)), 1)
-        padded = h_out % tile or w_out % tile  # slots past the output: a zero row of do
+        ones = ops.ones((n, h * w, 1), dtype)
+        v = ops.cat((v.reshape(n, h * w, cv), ones), 2)
+        row_sum = (dout * out).sum(3, keepdims=True)
+        grads = ops.cat((dout, -row_sum), 3).reshape(n, h_out * w_out, cv + 1)
+        if h_out % tile or w_out % tile:  # slots past the output read a zero row
+            grads = ops.cat((grads, ops.zeros((n, 1, cv + 1), dtype)), 1)
         strided = self.stride > 1  # positions that are no query: a zero row of the q gradient
         grads_q, grads_k, grads_v = (), (), ()
-        for i in range(q.shape[0] // chunk):
+        for i in range(n // chunk):
             q_c, k_c = self._chunk(q, i, chunk), self._chunk(k, i, chunk)
-            v_c, g_c = self._chunk(v, i, chunk), self._chunk(grad_src, i, chunk)
+            v_c, g_c = self._chunk(v, i, chunk), self._chunk(grads, i, chunk)
             if i:  # after the whole previous chunk
                 done = ops.depend(ops.depend(grads_q[-1], grads_k[-1]), grads_v[-1])
                 q_c, k_c, v_c, g_c = (ops.depend(q_c, done), ops.depend(k_c, done),
                                       ops.depend(v_c, done), ops.depend(g_c, done))
-            q_t, k_t, att = self._weights(self._channels_last(q_c), self._channels_last(k_c),
-                                          q_index, halo_index, mask, tile, halo)
-            g_t = self._channels_last(g_c)
-            if padded:
-                g_t = ops.cat((g_t, ops.zeros((chunk, 1, cv + 1), dtype)), 1)
-            g_t = self.gather(g_t, grad_out_index, 1).reshape(-1, tile * tile, cv + 1)
-            v_t = self.gather(self._channels_last(v_c), halo_index, 1)
-            grad_logits = att * self.matmul_tb(g_t, v_t.reshape(-1, halo * halo, cv + 1))
+            q_t, k_t, att = self._weights(q_c, k_c, q_index, halo_index, mask, tile, halo)
+            g_t = self.gather(g_c, grad_out_index, 1).reshape(-1, tile * tile, cv + 1)
+            v_t = self.gather(v_c, halo_index, 1).reshape(-1, halo * halo, cv + 1)
+            grad_logits = att * self.matmul_tb(g_t, v_t)
             grad_q = self.matmul(grad_logits, k_t).reshape(chunk, tiles * tile * tile, c)
             if strided:
                 grad_q = ops.cat((grad_q, ops.zeros((chunk, 1, c), dtype)), 1)
-            grad_q = self.gather(grad_q, grad_q_index, 1)
+            grads_q += (self.gather(grad_q, grad_q_index, 1),)
             grad_k = self.matmul_ta(grad_logits, q_t).reshape(chunk, -1, c)
-            grad_k = self.segment_sum(grad_k, segments, chunk * h * w).reshape(chunk, -1, c)
+            grads_k += (self.segment_sum(grad_k, segments, chunk * h * w),)
             grad_v = self.matmul_ta(att, g_t).reshape(chunk, -1, cv + 1)
-            grad_v = self.segment_sum(grad_v, segments, chunk * h * w).reshape(chunk, -1, cv + 1)
-            grads_q += (self._channels_first(grad_q, c).reshape(chunk, c, h, w),)
-            grads_k += (self._channels_first(grad_k, c).reshape(chunk, c, h, w),)
-            grads_v += (self._channels_first(grad_v, cv).reshape(chunk, cv, h, w),)
+            grads_v += (self.segment_sum(grad_v, segments, chunk * h * w),)
         if len(grads_q) == 1:
             grad_q, grad_k, grad_v = grads_q[0], grads_k[0], grads_v[0]
         else:
             grad_q, grad_k, grad_v = ops.cat(grads_q, 0), ops.cat(grads_k, 0), ops.cat(grads_v, 0)
-        return (ops.cast(grad_q, dtypes[0]), ops.cast(grad_k, dtypes[1]),
-                ops.cast(grad_v, dtypes[2]))
+        grad_v = grad_v.reshape(n, h, w, cv + 1)
+        return (ops.cast(grad_q.reshape(n, h, w, c), dtypes[0]),
+                ops.cast(grad_k.reshape(n, h, w, c), dtypes[1]),
+                ops.cast(ops.slice(grad_v, (0, 0, 0, 0), (n, h, w, cv)), dtypes[2]))

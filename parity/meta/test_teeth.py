@@ -125,10 +125,10 @@ def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
     """The fast path pads by its gather indices: the halo positions past the map read an
     appended zero row instead of their reflection."""
     local_attention = ms_acmix.models.local_attention
-    original_last = local_attention.LocalAttention._channels_last
+    original_flat = local_attention.LocalAttention._flat
 
-    def with_zero_row(self, x):
-        x = original_last(self, x)
+    def with_zero_row(x):
+        x = original_flat(x)
         return ops.cat((x, x[:, :1] * 0.0), 1)
 
     def zero_padded(h, w, h_out, w_out, tile, halo, pad, stride):
@@ -141,7 +141,7 @@ def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
         inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
         return np.where(inside, rows * w + cols, h * w).reshape(-1)
 
-    monkeypatch.setattr(local_attention.LocalAttention, "_channels_last", with_zero_row)
+    monkeypatch.setattr(local_attention.LocalAttention, "_flat", staticmethod(with_zero_row))
     monkeypatch.setattr(local_attention, "_halo_flat", zero_padded)
     caught("fast attention zero padding instead of reflection", check_forward, ACMIX,
            FAST_DRAWS)
