@@ -1,41 +1,46 @@
-"""The model registry of each framework, read from the one table (``acmix_common.variants``).
+"""The class registry each framework's model layer keeps (timm's ``register_model``, by family).
 
-``ms_acmix`` and ``torch_ref`` each expose a ``Registry`` bound to their framework; the same
-names exist in both because both read the same entries.
+A family's model file registers its class under the family key of the model table
+(``@register_family("swin")``); the registry builds a registered name from that class and the
+name's table entry (``acmix_common.variants``). Nothing here imports a framework or anything
+above this package: the classes come to the registry, it never goes looking for them.
 """
-import importlib
-from typing import Any, List, Optional
+from typing import Any, Callable, Dict, List
 
 from .variants import FRAMEWORKS, ModelInfo, list_models, model_info
 
 
-class Registry:
+class ModelRegistry:
+    """The model classes of one framework, one per family."""
+
     def __init__(self, framework: str):
         if framework not in FRAMEWORKS:
             raise ValueError(f"framework={framework!r} is not one of {FRAMEWORKS}")
         self.framework = framework
+        self._classes: Dict[str, type] = {}
 
-    def constructor(self, name: str):
-        """The model class of ``name`` in this framework (imported on first use)."""
-        module, _, attr = model_info(name).constructors[self.framework].partition(":")
-        return getattr(importlib.import_module(module), attr)
+    def register_family(self, family: str) -> Callable[[type], type]:
+        """Class decorator: ``cls`` builds every table entry of ``family`` in this framework."""
+        def register(cls: type) -> type:
+            known = self._classes.get(family)
+            if known is not None and known is not cls:
+                raise ValueError(f"family {family!r} already has the {self.framework} class "
+                                 f"{known.__module__}.{known.__qualname__}")
+            self._classes[family] = cls
+            return cls
+        return register
 
-    def create_model(self, name: str, checkpoint_path: Optional[str] = None, **kwargs: Any):
-        """Build a registered model: ``create_model('acmix_swin_tiny', num_classes=10)``.
+    def model_class(self, name: str) -> type:
+        """The class that builds ``name`` (an unknown name is ``model_info``'s ValueError)."""
+        family = model_info(name).family
+        if family not in self._classes:
+            raise ValueError(f"name={name!r}: family {family!r} has no {self.framework} class; "
+                             f"its model file registers one with @register_family({family!r})")
+        return self._classes[family]
 
-        ``kwargs`` override the variant's architecture (``model_info(name).kwargs``).
-        ``checkpoint_path`` loads weights of either framework (a MindSpore ``.ckpt``, a PyTorch
-        pickle or safetensors, official wrappings included) through ``ckpt_convert.load_weights``,
-        strictly; an unknown name is a ``ValueError`` listing the registered ones.
-        """
-        if name not in list_models():
-            raise ValueError(f"unknown model name={name!r}; {self.framework} has: "
-                             f"{', '.join(list_models())}")
-        model = self.constructor(name)(**model_info(name).model_kwargs(kwargs))
-        if checkpoint_path is not None:
-            from ckpt_convert import load_weights
-            load_weights(model, checkpoint_path)
-        return model
+    def create_model(self, name: str, **kwargs: Any):
+        """Build ``name``: its class with the entry's kwargs, overridden by ``kwargs``."""
+        return self.model_class(name)(**model_info(name).model_kwargs(kwargs))
 
     @staticmethod
     def list_models() -> List[str]:

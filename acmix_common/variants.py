@@ -1,11 +1,13 @@
 """One entry per registered model: everything the rest of the code needs to know about it.
 
 Like timm's pretrained cfg, recorded once here instead of guessed from names or attributes:
-the family, the constructor in each framework (a lazy ``"module:Class"`` path, so nothing here
-imports torch or MindSpore), the variant's architecture kwargs, the default input and whether the
-model fixes it at construction, the classifier and first-conv parameter prefixes, the feature
-stages, the official evaluation preprocessing, and a narrow variant at the official depth for
-quick checks. Both frameworks' registries read this table; adding a variant is one entry.
+the family, the variant's architecture kwargs, the default input and whether the model fixes it
+at construction, the classifier and first-conv parameter prefixes, the feature stages, the
+official evaluation preprocessing, and a narrow variant at the official depth for quick checks.
+Nothing here imports torch or MindSpore: each family's model file registers its class with its
+framework's registry (``@register_family("swin")`` in ``ms_acmix/models/_registry.py`` and
+``torch_ref/models/_registry.py``), which builds ``name`` from the class of ``family`` and the
+entry's kwargs. Adding a variant is one entry.
 """
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -38,13 +40,16 @@ class ModelInfo:
     """What the code knows about one registered model, whichever framework builds it."""
 
     name: str
-    family: str
-    constructors: Mapping[str, str]  # framework -> "package.module:Class"
+    family: str  # the key its framework classes are registered under
     kwargs: Mapping[str, Any]  # the variant's architecture, passed to the constructor
     feature_rule: Callable[[Mapping[str, Any]], Stages]  # full kwargs -> feature_info
     classifier: Tuple[str, ...]  # parameter prefixes of the classifier (torch-style names)
     first_conv: str  # parameter prefix of the first convolution
-    mixers: Tuple[str, ...]  # the family's token mixers: its ACmix module, or the plain layer
+    mixers: Tuple[str, ...]  # the family's token mixers: its ACmix mixer, or the plain layer
+    # Whether the ACmix mixer is the ACmix module (``ms_acmix.ACmix``/``torch_ref.ACmix``), whose
+    # sliding-window attention has two formulations (``attn_impl``); a family whose ACmix mixer is
+    # its own block (Swin: window attention plus the conv path) takes no attn_impl.
+    acmix_module: bool
     input_size: Tuple[int, int, int] = (3, 224, 224)
     input_size_kwarg: Optional[str] = None  # the kwarg that fixes the input size at construction
     num_classes: int = 1000
@@ -56,10 +61,7 @@ class ModelInfo:
     small_input_size: Tuple[int, int, int] = (3, 224, 224)
 
     def __post_init__(self):
-        missing = [f for f in FRAMEWORKS if f not in self.constructors]
-        if missing:
-            raise ValueError(f"model {self.name!r}: no constructor for {', '.join(missing)}")
-        for name in ("constructors", "kwargs", "small_kwargs"):
+        for name in ("kwargs", "small_kwargs"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     @property
@@ -104,6 +106,9 @@ def register_model(info: ModelInfo) -> ModelInfo:
     if same_family and same_family[0].mixers != info.mixers:
         raise ValueError(f"model {info.name!r}: family {info.family!r} has mixers "
                          f"{same_family[0].mixers}, not {info.mixers}")
+    if same_family and same_family[0].acmix_module != info.acmix_module:
+        raise ValueError(f"model {info.name!r}: family {info.family!r} has acmix_module="
+                         f"{same_family[0].acmix_module}, not {info.acmix_module}")
     _TABLE[info.name] = info
     return info
 
@@ -117,8 +122,11 @@ def list_models() -> List[str]:
 
 
 def model_info(name: str) -> ModelInfo:
+    """The entry of ``name``; the one check of a model name (a ``ValueError`` listing the
+    registered ones)."""
     if name not in _TABLE:
-        raise ValueError(f"unknown model name={name!r}; registered: {', '.join(list_models())}")
+        raise ValueError(f"name={name!r} is not a registered model; registered: "
+                         f"{', '.join(list_models())}")
     return _TABLE[name]
 
 
@@ -134,12 +142,10 @@ def _resnet(name: str, depths: Tuple[int, int, int, int]) -> ModelInfo:
     # Official evaluation: torchvision Resize(256) (bilinear) + CenterCrop(224).
     return ModelInfo(
         name=name, family="resnet",
-        constructors={"mindspore": "ms_acmix.models.resnet:ACmixResNet",
-                      "torch": "torch_ref.models.resnet:ACmixResNet"},
         # The ACmix hyper-parameters of the official ResNet: kernel_att, head, kernel_conv.
         kwargs=dict(layers=depths, k_att=7, head=4, k_conv=3, base_planes=64),
         feature_rule=lambda kw: resnet_feature_info(kw["base_planes"]),
-        classifier=("fc",), first_conv="conv1", mixers=("acmix", "conv"),
+        classifier=("fc",), first_conv="conv1", mixers=("acmix", "conv"), acmix_module=True,
         interpolation="bilinear", crop_pct=0.875,
         small_kwargs=dict(base_planes=16, num_classes=10), small_input_size=(3, 128, 128))
 
@@ -149,13 +155,12 @@ def _swin(name: str, depths: Tuple[int, ...], drop_path_rate: float) -> ModelInf
     # (bicubic) + CenterCrop(224).
     return ModelInfo(
         name=name, family="swin",
-        constructors={"mindspore": "ms_acmix.models.swin:ACmixSwin",
-                      "torch": "torch_ref.models.swin:ACmixSwin"},
         kwargs=dict(patch_size=4, embed_dim=96, depths=depths, num_heads=(3, 6, 12, 24),
                     window_size=7, drop_path_rate=drop_path_rate),
         feature_rule=lambda kw: swin_feature_info(kw["embed_dim"], kw["patch_size"],
                                                   kw["depths"]),
         classifier=("head",), first_conv="patch_embed.proj", mixers=("acmix", "attention"),
+        acmix_module=False,
         input_size_kwarg="img_size", interpolation="bicubic", crop_pct=0.875,
         small_kwargs=dict(img_size=64, embed_dim=24, window_size=4, num_classes=10),
         small_input_size=(3, 64, 64))

@@ -3,8 +3,13 @@
 
 ``read_weights(path)`` reads any supported file as PyTorch-style names; ``load_weights(model,
 source)`` loads a file or such a dict into a built model of either framework, strictly;
-``convert(Options(...))`` (in ``pipeline``) is a whole conversion, and ``scripts/convert_ckpt.py``
-its command line.
+``convert(Options(...))`` (in ``pipeline``) is a whole conversion, ``acmix-convert``
+(``ms_acmix.cli.convert``) its command line.
+
+The weights layer: above the models of both frameworks, below the factories
+(``ms_acmix.create_model``), training and export. Neither framework is imported here until a
+file or model of that framework is read or built, so MindSpore-only and PyTorch-only installs
+both import it.
 """
 from .errors import CheckpointError, VerifyError
 from .pipeline import Options, convert

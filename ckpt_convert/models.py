@@ -1,4 +1,5 @@
-"""Instantiating the models of both frameworks and describing what a checkpoint must hold."""
+"""Building the models the converter converts between (each framework's model registry, imported
+when a model of that framework is built) and describing what a checkpoint must hold."""
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -24,21 +25,17 @@ class Target:
     order: List[str]  # target names in the model's order
 
 
-def model_names() -> List[str]:
-    from acmix_common.variants import list_models
-    return list_models()
-
-
 def create_model(framework: str, name: str, kwargs: Dict[str, Any]):
-    """Build ``name`` in 'torch' or 'mindspore', in eval mode; bad kwargs are a CheckpointError."""
+    """Build ``name`` in 'torch' or 'mindspore', in eval mode; kwargs the model rejects are a
+    CheckpointError naming them."""
     if framework == "torch":
-        import torch_ref as registry
+        from torch_ref.models import create_model as build
     else:
-        import ms_acmix as registry
+        from ms_acmix.models import create_model as build
     try:
-        model = registry.create_model(name, **kwargs)
+        model = build(name, **kwargs)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"--model {name} --model-kwargs {kwargs}: {exc}") from None
+        raise CheckpointError(f"model={name!r} model_kwargs={kwargs}: {exc}") from None
     if framework == "torch":
         model.eval()
     else:

@@ -1,8 +1,14 @@
-"""One conversion, start to end: read, unwrap, plan against the target model, write, check."""
+"""One conversion, start to end: read, unwrap, plan against the target model, write, check.
+
+Errors name the ``Options`` field they are about (``src='w.pth' does not exist``,
+``model_kwargs={...}``); the command line turns those into its own words.
+"""
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict
+
+from acmix_common.variants import model_info
 
 from . import formats
 from .errors import CheckpointError, VerifyError
@@ -28,15 +34,20 @@ class Options:
     verify: bool = False
 
 
+def _src(opt: Options) -> str:
+    return f"src={opt.src!r}"
+
+
 def read_source(opt: Options) -> SourceWeights:
-    """Sniff, read and unwrap SRC into named numpy arrays."""
-    fmt = formats.sniff_format(opt.src)
+    """Sniff, read and unwrap ``src`` into named numpy arrays."""
+    where = _src(opt)
+    fmt = formats.sniff_format(opt.src, where)
     if fmt not in formats.SRC_FORMATS[opt.direction]:
         other = "ms2torch" if opt.direction == "torch2ms" else "torch2ms"
-        raise CheckpointError(f"SRC={opt.src} is {FORMAT_WORDS[fmt]}, which {opt.direction} does "
+        raise CheckpointError(f"{where} is {FORMAT_WORDS[fmt]}, which {opt.direction} does "
                               f"not read: did you mean {other}?")
-    obj, metadata = formats.read_file(opt.src, fmt)
-    return unwrap_file(opt.src, fmt, FRAMEWORKS[opt.direction][0], obj, metadata, opt.ema)
+    obj, metadata = formats.read_file(opt.src, fmt, where)
+    return unwrap_file(where, fmt, FRAMEWORKS[opt.direction][0], obj, metadata, opt.ema)
 
 
 def _base_report(opt: Options, source: SourceWeights, plan) -> Dict[str, Any]:
@@ -50,8 +61,12 @@ def _base_report(opt: Options, source: SourceWeights, plan) -> Dict[str, Any]:
 
 
 def convert(opt: Options) -> Dict[str, Any]:
-    """Convert SRC to DST; returns the report. Raises CheckpointError / VerifyError."""
+    """Convert ``src`` to ``dst``; returns the report. Raises CheckpointError / VerifyError."""
     start = time.perf_counter()
+    try:
+        model_info(opt.model)  # the one name check, before any file is read
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     src_framework, dst_framework = FRAMEWORKS[opt.direction]
     dst_fmt = formats.dst_format(opt.direction, opt.dst)
     source = read_source(opt)
@@ -62,8 +77,8 @@ def convert(opt: Options) -> Dict[str, Any]:
     report = _base_report(opt, source, plan)
     problems = plan.problems()
     if problems:
-        kwargs = f" --model-kwargs {opt.model_kwargs}" if opt.model_kwargs else ""
-        raise CheckpointError(f"SRC={opt.src} does not fit --model {opt.model}{kwargs}: "
+        kwargs = f" model_kwargs={opt.model_kwargs}" if opt.model_kwargs else ""
+        raise CheckpointError(f"{_src(opt)} does not fit model={opt.model!r}{kwargs}: "
                               + "; ".join(problems) + naming_hint(source, src_framework), report)
     try:
         with formats.staged_file(opt.dst) as tmp:
@@ -73,8 +88,8 @@ def convert(opt: Options) -> Dict[str, Any]:
             if opt.verify:
                 report["verify"] = _verify(opt, source, model, src_framework, dst_framework)
                 _raise_if_failed(report)
-    except OSError as exc:  # disk full, permission denied...: DST untouched, temporary removed
-        raise CheckpointError(f"DST={opt.dst}: cannot write: {exc}", report) from None
+    except OSError as exc:  # disk full, permission denied...: dst untouched, temporary removed
+        raise CheckpointError(f"dst={opt.dst!r}: cannot write: {exc}", report) from None
     report["dst_format"] = dst_fmt
     report["seconds"] = round(time.perf_counter() - start, 2)
     return report
@@ -83,10 +98,10 @@ def convert(opt: Options) -> Dict[str, Any]:
 def _raise_if_failed(report: Dict[str, Any]) -> None:
     v = report["verify"]
     if not v["passed"]:
-        raise VerifyError(f"--verify failed: max |logit difference| {v['max_abs_diff']:.3g} "
+        raise VerifyError(f"verify=True failed: max |logit difference| {v['max_abs_diff']:.3g} "
                           f"(bound {v['bound']:.3g}, the float32 forward tolerance policy) is "
                           f"{v['relative_diff']:.3g} of the largest |logit|; top-1 agrees on "
-                          f"{v['top1_agree']}; DST not written", report)
+                          f"{v['top1_agree']}; nothing written to dst={report['dst']!r}", report)
 
 
 def _verify(opt: Options, source: SourceWeights, target_model, src_framework: str,

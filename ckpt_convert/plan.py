@@ -129,7 +129,7 @@ def naming_hint(source: SourceWeights, source_framework: str) -> str:
     """A hint when the source's names look like the other framework's."""
     leaves = {name.rpartition(".")[2] for name in source.arrays}
     if source_framework == "torch" and leaves & set(MS_ONLY_LEAVES):
-        return "; SRC's names look like MindSpore's: did you mean ms2torch?"
+        return "; its names look like MindSpore's: did you mean ms2torch?"
     if source_framework == "mindspore" and leaves & set(TORCH_ONLY_LEAVES):
-        return "; SRC's names look like PyTorch's: did you mean torch2ms?"
+        return "; its names look like PyTorch's: did you mean torch2ms?"
     return ""

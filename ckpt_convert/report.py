@@ -1,7 +1,7 @@
 """The printed conversion table and the JSON report."""
 import json
 import os
-from typing import Any, Dict, List, TextIO
+from typing import Any, Dict, List
 
 from .formats import staged_file
 
@@ -33,13 +33,6 @@ def summary_lines(report: Dict[str, Any]) -> List[str]:
                      f"{'passed' if verify['passed'] else 'FAILED'} "
                      f"(bound {verify['bound']:.3g}, the float32 forward tolerance policy)")
     return lines
-
-
-def print_report(report: Dict[str, Any], out: TextIO, table: bool = True) -> None:
-    if table:
-        print(format_table(report["entries"]), file=out)
-    for line in summary_lines(report):
-        print(line, file=out)
 
 
 def write_json(report: Dict[str, Any], path: str) -> None:

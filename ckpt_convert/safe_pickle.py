@@ -10,16 +10,16 @@ tensors, containers and allow-listed globals. Two kinds of global are added to t
   rebuild only allocates, its contents go through the same restricted unpickler.
 
 Any other global (``os.system``, ``builtins.eval``, a pickled ``nn.Module``...) makes the load fail
-before it is called.
+before it is called. torch is imported when a pickle is read, not before: a MindSpore-only install
+reads ``.ckpt`` and safetensors files without it.
 """
 import re
 import warnings
 import zipfile
 from collections import OrderedDict
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
-import torch
 
 from .errors import CheckpointError
 
@@ -51,8 +51,18 @@ def allowed_globals() -> List[Tuple[Any, str]]:
     return pairs
 
 
+def _torch(where: str):
+    try:
+        import torch
+    except ImportError:
+        raise CheckpointError(f"{where} is a PyTorch pickle: reading it needs torch (pip install "
+                              "'ms-acmix[torch]'), or convert it to safetensors") from None
+    return torch
+
+
 def _refused_globals(path: str, message: str) -> List[str]:
     """The globals that made the weights-only load fail, for the error message."""
+    import torch
     allowed = {name for _, name in allowed_globals()}
     try:
         if zipfile.is_zipfile(path):
@@ -63,8 +73,13 @@ def _refused_globals(path: str, message: str) -> List[str]:
     return re.findall(r"GLOBAL (\S+)", message)
 
 
-def load_torch_pickle(path: str) -> Any:
-    """Load a ``torch.save`` file (zip or legacy) with the restricted unpickler, on CPU."""
+def load_torch_pickle(path: str, where: Optional[str] = None) -> Any:
+    """Load a ``torch.save`` file (zip or legacy) with the restricted unpickler, on CPU.
+
+    ``where`` names the file in errors, by the caller's parameter (default ``path='w.pth'``).
+    """
+    where = where or f"path={path!r}"
+    torch = _torch(where)
     try:
         with torch.serialization.safe_globals(allowed_globals()), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"; errors still raise
@@ -74,14 +89,14 @@ def load_torch_pickle(path: str) -> Any:
         refused = _refused_globals(path, message)
         if refused:
             raise CheckpointError(
-                f"SRC={path} references Python globals that are not allowed in a checkpoint: "
+                f"{where} references Python globals that are not allowed in a checkpoint: "
                 f"{', '.join(refused)}; refused without running them (save a state dict instead)"
             ) from None
         reason = _short_reason(message)
         if reason.startswith("Unsupported operand"):
             reason += " (a pickle opcode the weights-only unpickler rejects: a corrupt file, or "\
                       "one saved with pickle_protocol > 2)"
-        raise CheckpointError(f"SRC={path} is truncated or corrupt: torch.load failed: {reason}") \
+        raise CheckpointError(f"{where} is truncated or corrupt: torch.load failed: {reason}") \
             from None
 
 

@@ -5,6 +5,7 @@ PyTorch files: a bare state dict; the official Swin script's ``{'model', 'optimi
 ``{'state_dict': {'module.' + name: ...}, 'epoch', 'arch', 'best_acc1', 'optimizer', 'scheduler'}``;
 EMA copies under the usual keys. MindSpore files: model parameters, plus optimizer slots
 (``moments.<param>``...), training scalars (``global_step``...) and EMA copies (``ema.<param>``).
+``where`` names the file in errors by the caller's parameter (``path='w.pth'``).
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -45,12 +46,12 @@ def _is_state_dict(value: Any) -> bool:
             and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()))
 
 
-def _arrays(src: str, tensors: Mapping[str, Any], weights: SourceWeights) -> None:
+def _arrays(where: str, tensors: Mapping[str, Any], weights: SourceWeights) -> None:
     for name, value in tensors.items():
         try:
             weights.arrays[name], note = to_numpy(value)
         except TypeError as exc:
-            raise CheckpointError(f"SRC={src}: entry {name!r} is {exc}") from None
+            raise CheckpointError(f"{where}: entry {name!r} is {exc}") from None
         if note:
             weights.dtype_notes[name] = note
 
@@ -87,33 +88,34 @@ def _config_note(config: Any) -> Optional[str]:
             + (", ".join(picks) or "no model fields"))
 
 
-def unwrap_torch(src: str, obj: Any, use_ema: bool) -> SourceWeights:
+def unwrap_torch(where: str, obj: Any, use_ema: bool) -> SourceWeights:
     """The state dict inside a ``torch.save`` object, with wrapper prefixes removed."""
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"SRC={src} is not a checkpoint: it holds a {type(obj).__name__}, "
+        raise CheckpointError(f"{where} is not a checkpoint: it holds a {type(obj).__name__}, "
                               "not a state dict or a dict wrapping one")
     if _is_state_dict(obj):
         if use_ema:
-            raise CheckpointError(f"--ema: SRC={src} is a bare state dict with no EMA copy")
+            raise CheckpointError(f"ema=True: {where} is a bare state dict with no EMA copy")
         weights = SourceWeights({}, "bare state dict")
-        _arrays(src, obj, weights)
+        _arrays(where, obj, weights)
         return _strip_prefixes(weights)
     raw = [k for k in MODEL_KEYS if k in obj and _is_state_dict(obj[k])]
     ema = [k for k in EMA_KEYS if k in obj and _is_state_dict(obj[k])]
     if use_ema and not ema:
-        raise CheckpointError(f"--ema: SRC={src} has no EMA copy (looked for "
+        raise CheckpointError(f"ema=True: {where} has no EMA copy (looked for "
                               f"{', '.join(EMA_KEYS)})")
     if not raw and not ema:
-        raise CheckpointError(f"SRC={src} is not a checkpoint: a dict with keys "
+        raise CheckpointError(f"{where} is not a checkpoint: a dict with keys "
                               f"{sorted(map(str, obj))[:8]} and no state dict under "
                               f"{', '.join(MODEL_KEYS + EMA_KEYS)}")
     key = ema[0] if (use_ema or not raw) else raw[0]
-    why = "EMA copy, as --ema asks" if use_ema else ("EMA copy, the only weights in the file"
+    why = "EMA copy, as ema=True asks" if use_ema else ("EMA copy, the only weights in the file"
                                                       if not raw else "model weights")
     weights = SourceWeights({}, f"{key!r} ({why}) from: {_describe_wrapper(obj)}")
     if ema and not use_ema and raw:
-        weights.notes.append(f"EMA copy {ema[0]!r} present but not taken (pass --ema to take it)")
-    _arrays(src, obj[key], weights)
+        weights.notes.append(f"EMA copy {ema[0]!r} present but not taken (pass ema=True to take "
+                             "it)")
+    _arrays(where, obj[key], weights)
     others = [str(k) for k in obj if k != key]
     if others:
         weights.notes.append("dropped wrapper entries (not weights of the model): "
@@ -137,15 +139,16 @@ def _strip_prefixes(weights: SourceWeights) -> SourceWeights:
     return weights
 
 
-def unwrap_flat(src: str, tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> SourceWeights:
+def unwrap_flat(where: str, tensors: Mapping[str, Any], metadata: Mapping[str, str]
+                ) -> SourceWeights:
     """A safetensors file read as PyTorch weights: name -> tensor, nothing to unwrap."""
     weights = SourceWeights({}, "safetensors file" + (f" (format {metadata['format']!r})"
                                                       if "format" in metadata else ""))
-    _arrays(src, tensors, weights)
+    _arrays(where, tensors, weights)
     return _strip_prefixes(weights)
 
 
-def unwrap_mindspore(src: str, entries: Mapping[str, Any], use_ema: bool) -> SourceWeights:
+def unwrap_mindspore(where: str, entries: Mapping[str, Any], use_ema: bool) -> SourceWeights:
     """Model parameters of a MindSpore checkpoint; optimizer and training state are dropped."""
     names = set(entries)
     slots = {}
@@ -155,11 +158,11 @@ def unwrap_mindspore(src: str, entries: Mapping[str, Any], use_ema: bool) -> Sou
                 slots[name] = prefix
     has_ema = any(p == "ema." for p in slots.values())
     if use_ema and not has_ema:
-        raise CheckpointError(f"--ema: SRC={src} has no EMA copy (no 'ema.<parameter>' entries)")
-    weights = SourceWeights({}, "EMA copy ('ema.' entries, as --ema asks)" if use_ema
+        raise CheckpointError(f"ema=True: {where} has no EMA copy (no 'ema.<parameter>' entries)")
+    weights = SourceWeights({}, "EMA copy ('ema.' entries, as ema=True asks)" if use_ema
                             else "model parameters")
     if has_ema and not use_ema:
-        weights.notes.append("EMA copy ('ema.' entries) present but not taken (pass --ema)")
+        weights.notes.append("EMA copy ('ema.' entries) present but not taken (pass ema=True)")
     taken = {}
     for name, value in entries.items():
         if name in slots:
@@ -173,7 +176,7 @@ def unwrap_mindspore(src: str, entries: Mapping[str, Any], use_ema: bool) -> Sou
             taken[name] = value
         else:
             weights.dropped[name] = "dropped: raw weight (its EMA copy was taken)"
-    _arrays(src, taken, weights)
+    _arrays(where, taken, weights)
     return weights
 
 
@@ -198,18 +201,18 @@ def file_naming(fmt: str, obj: Mapping[str, Any], metadata: Mapping[str, str]) -
     return "torch"
 
 
-def unwrap_file(src: str, fmt: str, naming: str, obj: Any, metadata: Mapping[str, str],
+def unwrap_file(where: str, fmt: str, naming: str, obj: Any, metadata: Mapping[str, str],
                 use_ema: bool) -> SourceWeights:
     """The model weights in a read file (``formats.read_file``), named as in the file."""
     if naming == "mindspore":
-        weights = unwrap_mindspore(src, obj, use_ema)
+        weights = unwrap_mindspore(where, obj, use_ema)
     elif fmt == formats.SAFETENSORS:
         if use_ema:
-            raise CheckpointError(f"--ema: SRC={src} is a safetensors file with no EMA copy")
-        weights = unwrap_flat(src, obj, metadata)
+            raise CheckpointError(f"ema=True: {where} is a safetensors file with no EMA copy")
+        weights = unwrap_flat(where, obj, metadata)
     else:
-        weights = unwrap_torch(src, obj, use_ema)
+        weights = unwrap_torch(where, obj, use_ema)
     if not weights.arrays:
-        raise CheckpointError(f"SRC={src} is not a checkpoint: it holds no model tensors")
-    weights.notes.insert(0, f"SRC format: {fmt}")
+        raise CheckpointError(f"{where} is not a checkpoint: it holds no model tensors")
+    weights.notes.insert(0, f"file format: {fmt}")
     return weights

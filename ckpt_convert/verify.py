@@ -1,5 +1,5 @@
-"""Checks after writing: the file reads back bit for bit, loads strictly, and (``--verify``) gives
-the source model's logits within the tolerance policy."""
+"""Checks after writing: the file reads back bit for bit, loads strictly, and (``verify=True``)
+gives the source model's logits within the tolerance policy."""
 from typing import Any, Collection, Dict
 
 import numpy as np
@@ -16,7 +16,7 @@ VERIFY_BATCH, VERIFY_SEED = 2, 0
 
 def check_written(path: str, fmt: str, expected: Dict[str, np.ndarray]) -> Dict[str, Any]:
     """Read ``path`` back; every entry must equal ``expected`` bit for bit. Returns the entries."""
-    entries, _ = read_file(path, fmt)
+    entries, _ = read_file(path, fmt, f"written file {path!r}")
     if set(entries) != set(expected):
         extra, lost = sorted(set(entries) - set(expected)), sorted(set(expected) - set(entries))
         raise VerifyError(f"written file does not read back as planned: missing {lost[:3]}, "

@@ -51,15 +51,16 @@ class LoadReport:
 
 
 def _read(path: str, ema: bool) -> Tuple[SourceWeights, WeightsInfo]:
-    fmt = formats.sniff_format(path)
-    obj, metadata = formats.read_file(path, fmt)
+    where = f"path={path!r}"
+    fmt = formats.sniff_format(path, where)
+    obj, metadata = formats.read_file(path, fmt, where)
     naming = file_naming(fmt, obj, metadata)
-    weights = unwrap_file(path, fmt, naming, obj, metadata, ema)
+    weights = unwrap_file(where, fmt, naming, obj, metadata, ema)
     if naming == "mindspore":
         try:
             names = torch_to_ms_map(weights.arrays)
         except ValueError as exc:
-            raise CheckpointError(f"SRC={path}: {exc}") from None
+            raise CheckpointError(f"{where}: {exc}") from None
         weights = replace(weights, arrays={t: weights.arrays[m] for t, m in names.items()},
                           dtype_notes={ms_to_torch(k): v for k, v in weights.dtype_notes.items()})
     info = WeightsInfo(path, fmt, naming, weights.taken, ema, tuple(weights.notes),
@@ -80,18 +81,18 @@ def read_weights(path: Union[str, os.PathLike], *, ema: bool = False
 
 def model_framework(model) -> str:
     """'mindspore' for an ``nn.Cell``, 'torch' for an ``nn.Module``."""
-    for cls in type(model).__mro__:
-        root = cls.__module__.split(".")[0]
-        if root in ("mindspore", "torch"):
-            return root
+    framework = formats.framework_of(model)
+    if framework:
+        return framework
     raise CheckpointError(f"model={type(model).__name__} is neither a MindSpore nn.Cell nor a "
                           "torch nn.Module")
 
 
 def _source(source, ema: bool) -> Tuple[str, SourceWeights, Optional[WeightsInfo]]:
+    """(the source as errors name it, its weights, where a file's came from)."""
     if isinstance(source, (str, os.PathLike)):
         weights, info = _read(os.fspath(source), ema)
-        return os.fspath(source), weights, info
+        return f"path={os.fspath(source)!r}", weights, info
     if isinstance(source, Mapping):
         if ema:
             raise CheckpointError("ema=True: the weights are a dict, not a file with an EMA copy")
@@ -113,6 +114,7 @@ def load_weights(model, source: Union[str, os.PathLike, Mapping[str, Any]], *,
     """Load ``source`` (a weights file or a dict of torch-style names) into ``model``, strictly.
 
     ``model`` is a built ``ms_acmix`` Cell or ``torch_ref`` Module (told apart by its class).
+    A file is named ``path='w.pth'`` in errors, a dict ``<dict>``.
     ``skip``: torch-style name prefixes (``"fc"``, ``"head"``) neither loaded nor required;
     those model entries keep their values. Source entries under the model's ``pruned_prefixes``
     (the stages and classifier a features_only or headless model does not build) are dropped.
@@ -143,4 +145,5 @@ def load_weights(model, source: Union[str, os.PathLike, Mapping[str, Any]], *,
     dropped.update({row.source: row.action for row in plan.rows
                     if row.source and not row.action.startswith("mapped")})
     loaded = [row.source for row in plan.rows if row.action.startswith("mapped")]
-    return LoadReport(framework, where, info, loaded, sorted(skipped), dropped)
+    source_name = "<dict>" if info is None else info.path
+    return LoadReport(framework, source_name, info, loaded, sorted(skipped), dropped)

@@ -12,20 +12,25 @@ MIN_OPSET = 13  # the oldest opset with Softmax over one axis and ReduceSum's ax
 
 
 def check_request(framework: str, fmt: str, output: str, opset: int) -> None:
-    """Reject what cannot be exported before building anything."""
-    import onnx
+    """Reject what cannot be exported before building anything (errors name the parameter)."""
     if fmt not in FORMATS:
-        raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise ExportError(f"fmt={fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "mindir" and framework != "ms":
-        raise ExportError(f"--framework {framework} --format mindir: MINDIR is MindSpore's graph "
-                          f"format; export the MindSpore model (--framework ms) or use --format "
-                          f"onnx")
+        raise ExportError(f"framework={framework!r} fmt='mindir': MINDIR is MindSpore's graph "
+                          "format; export the MindSpore model (framework='ms') or use "
+                          "fmt='onnx'")
     suffix = "." + fmt
     if not output.endswith(suffix):
-        raise ExportError(f"--output {output!r} must end with {suffix}")
+        raise ExportError(f"output={output!r} must end with {suffix}")
+    if fmt != "onnx":
+        return
+    try:
+        import onnx
+    except ImportError:
+        raise ExportError("fmt='onnx' needs the onnx extra: pip install 'ms-acmix[onnx]'") from None
     newest = onnx.defs.onnx_opset_version()
-    if fmt == "onnx" and not MIN_OPSET <= opset <= newest:
-        raise ExportError(f"--opset {opset}: supported opsets are {MIN_OPSET} to {newest}")
+    if not MIN_OPSET <= opset <= newest:
+        raise ExportError(f"opset={opset}: supported opsets are {MIN_OPSET} to {newest}")
 
 
 def _reference(model, framework: str):
@@ -82,7 +87,7 @@ def export_model(model, framework: str, input_chw: Sequence[int], fmt: str, outp
     else:
         from .mindir import export_mindir
         if batch < 1:
-            raise ExportError(f"--batch-size {batch} must be >= 1")
+            raise ExportError(f"batch={batch} must be >= 1")
         x = np.random.default_rng(0).standard_normal((batch, *input_chw)).astype(np.float32)
         report.update(input=[batch, *input_chw], max_abs_diff=export_mindir(model, x, output))
     report["seconds"] = round(time.perf_counter() - start, 2)

@@ -1,19 +1,11 @@
-"""The model to export: a registered name, its kwargs, and optionally a checkpoint of either
-framework (loaded through ``ckpt_convert.load_weights``, official wrappings included)."""
-import os
+"""The model to export: a registered name built by its framework's public ``create_model``, with
+the weights of a checkpoint of either framework (``load_weights``, official wrappings included).
+"""
 from typing import Any, Dict, Optional, Tuple
 
-from acmix_common.variants import list_models, model_info
+from acmix_common.variants import model_info
 
-from .errors import ExportError
-
-FRAMEWORKS = {"ms": "mindspore", "torch": "torch"}
-
-
-def check_name(name: str) -> None:
-    if name not in list_models():
-        raise ExportError(f"--model {name!r} is not registered; choose one of "
-                          f"{', '.join(list_models())}")
+FRAMEWORKS = ("ms", "torch")
 
 
 def model_kwargs(name: str, kwargs: Dict[str, Any], img_size: Optional[int]) -> Dict[str, Any]:
@@ -30,22 +22,28 @@ def input_chw(name: str, kwargs: Dict[str, Any], img_size: Optional[int]) -> Tup
     return model_info(name).input_chw(kwargs, img_size)
 
 
-def create(framework: str, name: str, kwargs: Dict[str, Any], checkpoint: Optional[str] = None):
-    """The model in eval mode (float32), weights from ``checkpoint`` when given."""
-    from ckpt_convert import CheckpointError, load_weights
-    from ckpt_convert.models import create_model
-    check_name(name)
-    if checkpoint and not os.path.isfile(checkpoint):
-        raise ExportError(f"--checkpoint {checkpoint!r} does not exist")
+def build_model(framework: str, name: str, kwargs: Dict[str, Any],
+                checkpoint_path: Optional[str] = None):
+    """The model in eval mode (float32), weights from ``checkpoint_path`` when given.
+
+    An unknown ``name`` is the registry's ValueError, kwargs the model rejects a ValueError
+    naming ``model_kwargs``, a checkpoint that does not fit a ``CheckpointError``.
+    """
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework={framework!r} is not one of {FRAMEWORKS}")
+    if framework == "ms":
+        from ms_acmix import create_model, load_weights
+    else:
+        from torch_ref import create_model, load_weights
+    model_info(name)
     try:
-        model = create_model(FRAMEWORKS[framework], name, kwargs)
-        if checkpoint:
-            load_weights(model, checkpoint)
-    except CheckpointError as exc:  # named SRC=FILE (the converter's word) or FILE
-        message = str(exc)
-        if checkpoint:
-            message = message.replace(f"SRC={checkpoint}", checkpoint)
-            if message.startswith(checkpoint):
-                message = f"--checkpoint {message}"
-        raise ExportError(message) from None
+        model = create_model(name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model_kwargs={kwargs}: {exc}") from None
+    if checkpoint_path is not None:
+        load_weights(model, checkpoint_path)
+    if framework == "ms":
+        model.set_train(False)
+    else:
+        model.eval()
     return model

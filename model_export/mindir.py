@@ -13,7 +13,7 @@ def export_mindir(model, x: np.ndarray, out: str) -> float:
     import mindspore as ms
     from mindspore import Tensor, nn
     if not out.endswith(".mindir"):
-        raise ExportError(f"--output {out!r} must end with .mindir")
+        raise ExportError(f"output={out!r} must end with .mindir")
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     stem = os.path.join(os.path.dirname(out), f".tmp-{os.getpid()}-" + os.path.basename(out)[:-7])

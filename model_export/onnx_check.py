@@ -25,8 +25,8 @@ def check_structure(model: onnx.ModelProto, opset: int) -> None:
         raise ExportError(f"onnx.checker rejects the exported graph: "
                           f"{str(exc).splitlines()[0]}") from None
     if opset_of(model) != opset:
-        raise ExportError(f"the exported graph states opset {opset_of(model)}, not --opset "
-                          f"{opset}")
+        raise ExportError(f"the exported graph states opset {opset_of(model)}, not "
+                          f"opset={opset}")
     for value in (*model.graph.input, *model.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
         if not dim.dim_param:

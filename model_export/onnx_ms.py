@@ -49,7 +49,7 @@ def export_ms_onnx(model, input_chw: Sequence[int], opset: int) -> onnx.ModelPro
         try:
             generic = version_converter.convert_version(generic, opset)
         except Exception as exc:  # the converter raises bare RuntimeErrors from C++
-            raise ExportError(f"--opset {opset}: converting MindSpore's opset-"
+            raise ExportError(f"opset={opset}: converting MindSpore's opset-"
                               f"{MS_NATIVE_OPSET} graph failed: {str(exc).splitlines()[0]}"
                               ) from None
     return generic

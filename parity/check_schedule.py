@@ -25,15 +25,16 @@ def product_lrs(case: ScheduleCase) -> np.ndarray:
     train = {**cfg["train"], "batch_size": case.batch_per_device,
              "accumulation_steps": case.accumulation}
     return schedule.build_lrs(cfg["optimizer"], schedule.global_batch(train, case.world),
-                              case.steps_per_epoch, train["epochs"])
+                              case.steps_per_epoch, case.epochs or train["epochs"])
 
 
 def official_lrs(case: ScheduleCase) -> np.ndarray:
+    epochs = {"epochs": case.epochs} if case.epochs else {}
     if recipe_of(case.config) == "swin":
         return official.swin_lrs(case.batch_per_device, case.world, case.steps_per_epoch,
-                                 case.accumulation)
+                                 case.accumulation, **epochs)
     return official.resnet_lrs(case.batch_per_device * case.world * case.accumulation,
-                               case.steps_per_epoch)
+                               case.steps_per_epoch, **epochs)
 
 
 def check_schedule(case: ScheduleCase) -> Comparison:

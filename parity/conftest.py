@@ -1,7 +1,8 @@
 """Options, Hypothesis profiles and the device of the parity harness.
 
 Profiles: ``ci`` (default: derandomised, few examples, fits CI), ``dev`` (random, 4x the
-examples), ``thorough`` (random, 25x, for nightly runs or before a release). Select with
+examples), ``thorough`` (random, 25x, for nightly runs or before a release), ``fixed-only`` (the
+``@example`` cases alone, no draws: what scripts/coverage_fixed_examples.sh measures). Select with
 ``--hypothesis-profile=NAME`` or ``ACMIX_PARITY_PROFILE=NAME``.
 Device: ``--parity-device CPU|GPU|Ascend`` / ``ACMIX_PARITY_DEVICE`` (parity/device.py); a device
 that is not present skips every parity test with the reason.
@@ -10,7 +11,7 @@ import os
 
 import pytest
 import torch
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from parity import device, report
 
@@ -22,6 +23,7 @@ _COMMON = dict(deadline=None, print_blob=True,
 settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
 settings.register_profile("dev", **_COMMON)
 settings.register_profile("thorough", **_COMMON)
+settings.register_profile("fixed-only", database=None, phases=[Phase.explicit], **_COMMON)
 
 _SKIP_REASON = []
 

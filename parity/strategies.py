@@ -70,9 +70,23 @@ class ModelConfig:
     torch_attn_impl: str = "unfold"
     ms_attn_impl: str = "fast"
 
+    @property
+    def takes_attn_impl(self) -> bool:
+        """The model's table entry says its mixer is the ACmix module (Swin's is not)."""
+        return model_info(self.name).acmix_module
+
+    def attn_impl_kwargs(self, side: str) -> dict:
+        """``{"attn_impl": ...}`` of ``side`` ('torch' or 'ms') for a model that takes one."""
+        if not self.takes_attn_impl:
+            return {}
+        return {"attn_impl": self.torch_attn_impl if side == "torch" else self.ms_attn_impl}
+
 
 def describe(config) -> dict:
-    return asdict(config)
+    fields = asdict(config)
+    if isinstance(config, ModelConfig) and not config.takes_attn_impl:
+        del fields["torch_attn_impl"], fields["ms_attn_impl"]
+    return fields
 
 
 @st.composite
@@ -179,7 +193,7 @@ def _swin(draw, name: str) -> ModelConfig:
         assume(False)
     size = kwargs["img_size"]
     return ModelConfig(name, kwargs, (draw(st.integers(1, 2)), 3, size, size), draw(seeds),
-                       draw(input_scales), draw(attn_impls), draw(attn_impls))
+                       draw(input_scales))
 
 
 @st.composite
@@ -187,11 +201,11 @@ def model_configs(draw, names=None) -> ModelConfig:
     """A small drawn configuration of a registered model (all of them, or ``names``), from its
     family's strategy."""
     name = draw(st.sampled_from(names or list_models()))
-    family = model_info(name).family
-    if family not in FAMILY_STRATEGIES:
-        raise KeyError(f"model {name!r}: no parity strategy for family {family!r}; register one "
-                       f"with @family_strategy({family!r}) (docs/adding-a-model.md)")
-    return FAMILY_STRATEGIES[family](draw, name)
+    info = model_info(name)
+    if info.family not in FAMILY_STRATEGIES:
+        raise KeyError(f"model {name!r}: no parity strategy for family {info.family!r}; register "
+                       f"one with @family_strategy({info.family!r}) (docs/adding-a-model.md)")
+    return FAMILY_STRATEGIES[info.family](draw, name)
 
 
 
@@ -218,6 +232,7 @@ class ScheduleCase:
     world: int
     steps_per_epoch: int   # optimiser steps
     accumulation: int = 1
+    epochs: int = 0        # 0: the recipe's; a user's shorter run may end inside the warm-up
 
 
 @dataclass(frozen=True)

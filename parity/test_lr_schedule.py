@@ -12,5 +12,8 @@ from parity.strategies import ScheduleCase, schedule_cases
 @given(schedule_cases())
 @example(ScheduleCase("acmix_swin_tiny", 128, 8, 5))      # the recipe's 8 x 128
 @example(ScheduleCase("acmix_resnet26", 16, 8, 5))        # the README's total batch 128
+# runs shorter than the warm-up (a user's --set train.epochs=...): warm-up until the end
+@example(ScheduleCase("acmix_swin_tiny", 64, 2, 3, epochs=15))
+@example(ScheduleCase("acmix_resnet26", 32, 1, 4, epochs=3))
 def test_schedule_matches_the_official_one(case):
     check_schedule(case)

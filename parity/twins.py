@@ -32,9 +32,9 @@ def build(config) -> Tuple[torch.nn.Module, ms.nn.Cell]:
         t_model, m_model = TorchSwinBlock(*args), MsSwinBlock(*args)
     elif isinstance(config, ModelConfig):
         t_model = torch_ref.create_model(config.name, **config.kwargs,
-                                         attn_impl=config.torch_attn_impl)
+                                         **config.attn_impl_kwargs("torch"))
         m_model = ms_acmix.create_model(config.name, **config.kwargs,
-                                        attn_impl=config.ms_attn_impl)
+                                        **config.attn_impl_kwargs("ms"))
     else:
         raise TypeError(f"no twins for {type(config).__name__}")
     draw_torch_weights_(t_model, config.seed)

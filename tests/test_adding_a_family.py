@@ -1,7 +1,8 @@
-"""docs/adding-a-model.md, proven: a new family (tests/toy_family: its two model files, one table
-entry, one parity strategy, all registered here at test time) goes through the converter (both
-directions, --verify), ONNX export from MindSpore, the smoke script and the parity harness, none
-of which is edited for it."""
+"""docs/adding-a-model.md, proven: a new family (tests/toy_family: its two model files, which
+register their classes with ``@register_family``, one table entry and one parity strategy, all
+brought in here at test time) goes through both factories, the converter (both directions,
+--verify), ONNX export from MindSpore, the smoke command and the parity harness, none of which is
+edited for it."""
 import os
 
 import numpy as np
@@ -34,11 +35,25 @@ def _toy_strategy(draw, name: str) -> ModelConfig:
 
 @pytest.fixture(scope="module", autouse=True)
 def toy_family():
+    from tests.toy_family import toy_ms, toy_torch  # noqa: F401  (@register_family runs)
     register_model(TOY_INFO)
     family_strategy(TOY_INFO.family)(_toy_strategy)
     yield
     FAMILY_STRATEGIES.pop(TOY_INFO.family)
     unregister_model(NAME)
+
+
+def test_both_factories_build_it_from_the_table_and_load_weights(tmp_path):
+    import ms_acmix
+    import torch_ref
+    torch.manual_seed(0)
+    ref = torch_ref.create_model(NAME)
+    assert type(ref).__module__ == "tests.toy_family.toy_torch"
+    assert ref.classifier.out_features == TOY_INFO.num_classes and ref.resolution == (16, 16)
+    torch.save(ref.state_dict(), tmp_path / "toy.pth")
+    net = ms_acmix.create_model(NAME, checkpoint_path=str(tmp_path / "toy.pth"))
+    assert type(net).__module__ == "tests.toy_family.toy_ms"
+    assert np.array_equal(net.classifier.weight.asnumpy(), ref.classifier.weight.detach().numpy())
 
 
 def test_converter_takes_it_both_ways_bit_exact(tmp_path, capsys):

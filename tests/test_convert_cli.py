@@ -70,14 +70,14 @@ def test_real_process_error_is_one_line_with_exit_2(tmp_path):
                              str(tmp_path / "nope.pth"), str(tmp_path / "out.ckpt"),
                              "--model", RESNET], capture_output=True, text=True,
                             timeout=120)
-    assert_one_line_error(result.returncode, result.stderr, "nope.pth does not exist")
+    assert_one_line_error(result.returncode, result.stderr, "nope.pth' does not exist")
     assert not (tmp_path / "out.ckpt").exists()
 
 
 def test_missing_src(capsys, tmp_path):
     code, _, err = run(capsys, "torch2ms", tmp_path / "missing.pth", tmp_path / "o.ckpt",
                        *model_args(RESNET))
-    assert_one_line_error(code, err, "SRC=", "missing.pth does not exist")
+    assert_one_line_error(code, err, "SRC=", "missing.pth' does not exist")
 
 
 def test_truncated_sources(capsys, tmp_path, resnet_pth):
@@ -85,13 +85,13 @@ def test_truncated_sources(capsys, tmp_path, resnet_pth):
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     code, _, err = run(capsys, "torch2ms", tmp_path / "cut.pth", tmp_path / "o.ckpt",
                        *model_args(RESNET))
-    assert_one_line_error(code, err, "cut.pth is truncated or corrupt")
+    assert_one_line_error(code, err, "cut.pth' is truncated or corrupt")
     assert run(capsys, "torch2ms", resnet_pth, tmp_path / "full.ckpt", *model_args(RESNET))[0] == 0
     ckpt = (tmp_path / "full.ckpt").read_bytes()
     (tmp_path / "cut.ckpt").write_bytes(ckpt[: len(ckpt) - 100])
     code, _, err = run(capsys, "ms2torch", tmp_path / "cut.ckpt", tmp_path / "o.pth",
                        *model_args(RESNET))
-    assert_one_line_error(code, err, "cut.ckpt cannot be parsed as a MindSpore checkpoint")
+    assert_one_line_error(code, err, "cut.ckpt' cannot be parsed as a MindSpore checkpoint")
     assert not (tmp_path / "o.pth").exists() and not (tmp_path / "o.ckpt").exists()
 
 
@@ -116,7 +116,7 @@ def test_wrong_model_names_missing_unexpected_and_clashes(capsys, tmp_path, resn
     report = tmp_path / "fail.json"
     code, _, err = run(capsys, "torch2ms", resnet_pth, tmp_path / "o.ckpt", *model_args(SWIN),
                        "--report", report)
-    assert_one_line_error(code, err, "does not fit --model acmix_swin_tiny",
+    assert_one_line_error(code, err, "does not fit --model='acmix_swin_tiny'",
                           "missing (first: patch_embed.proj.weight)",
                           "unexpected (first: conv1.weight)")
     problems = json.loads(report.read_text())["problems"]
@@ -134,7 +134,7 @@ def test_existing_dst_is_refused_unless_force(capsys, tmp_path, resnet_pth):
     dst = tmp_path / "o.ckpt"
     dst.write_bytes(b"precious")
     code, _, err = run(capsys, "torch2ms", resnet_pth, dst, *model_args(RESNET))
-    assert_one_line_error(code, err, "o.ckpt exists; pass --force")
+    assert_one_line_error(code, err, "o.ckpt' exists; pass --force")
     assert dst.read_bytes() == b"precious"
     assert run(capsys, "torch2ms", resnet_pth, dst, *model_args(RESNET), "--force")[0] == 0
     assert dst.read_bytes() != b"precious" and os.access(dst, os.W_OK)
@@ -180,7 +180,8 @@ def test_pickle_with_os_system_is_refused_via_cli(capsys, tmp_path):
     (["torch2ms", "{src}", "{tmp}/nodir/o.ckpt"], "does not exist"),
     (["torch2ms", "{src}", "{tmp}/o.ckpt", "--model-kwargs", "{{num_classes: 5}}"], "not JSON"),
     (["torch2ms", "{src}", "{tmp}/o.ckpt", "--model-kwargs", '{{"bogus": 1}}'], "bogus"),
-    (["torch2ms", "{src}", "{tmp}/o.ckpt", "--model", "resnet50"], "invalid choice: 'resnet50'"),
+    (["torch2ms", "{src}", "{tmp}/o.ckpt", "--model", "resnet50"],
+     "--model='resnet50' is not a registered model"),
     (["torch2ms", "{src}", "{tmp}/o.ckpt", "--ema"], "--ema: SRC="),
 ])
 def test_bad_arguments_name_the_argument(capsys, tmp_path, resnet_pth, argv, phrase):

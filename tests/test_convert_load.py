@@ -105,10 +105,10 @@ def test_ema_copy_is_taken_only_when_asked_and_the_report_says_which(tmp_path):
     assert np.array_equal(ema.arrays["conv1.weight"], _state(1)["conv1.weight"].numpy())
     assert "'model' (model weights)" in plain.taken
     assert any("'model_ema' present but not taken" in n for n in plain.notes)
-    assert "'model_ema' (EMA copy, as --ema asks)" in ema.taken
+    assert "'model_ema' (EMA copy, as ema=True asks)" in ema.taken
     only_ema = unwrap_torch(str(path), {"state_dict_ema": _state(1)}, use_ema=False)
     assert "the only weights" in only_ema.taken
-    with pytest.raises(CheckpointError, match="--ema: .* no EMA copy"):
+    with pytest.raises(CheckpointError, match="ema=True: .* no EMA copy"):
         unwrap_torch(str(path), {"model": _state()}, use_ema=True)
 
 

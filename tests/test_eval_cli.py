@@ -26,7 +26,7 @@ def test_help_answers():
     (["--model", "acmix_swin_tiny", "--checkpoint", "missing.pth", "--data-dir", "."],
      "--checkpoint='missing.pth' does not exist"),
     (["--model", "swin_t", "--checkpoint", "README.md", "--data-dir", "."],
-     "--model='swin_t' is not a model"),
+     "--model='swin_t' is not a registered model"),
     (["--checkpoint", "README.md", "--data-dir", "."], "--model is required with --checkpoint"),
     (["--model", "acmix_swin_tiny", "--checkpoint", "README.md", "--data-dir", "nope"],
      "--data-dir='nope' is not a directory"),

@@ -31,14 +31,14 @@ def _refused(capsys, argv, message):
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "acmix_resnet26", "--framework", "torch", "--format", "mindir"],
-     "--framework torch --format mindir: MINDIR is MindSpore's graph format"),
-    (["--model", "acmix_resnet26", "--opset", "7"], "--opset 7: supported opsets are 13 to"),
-    (["--model", "acmix_resnet99"], "--model 'acmix_resnet99' is not registered"),
+     "--framework='torch' --format='mindir': MINDIR is MindSpore's graph format"),
+    (["--model", "acmix_resnet26", "--opset", "7"], "--opset=7: supported opsets are 13 to"),
+    (["--model", "acmix_resnet99"], "--model='acmix_resnet99' is not a registered model"),
     (["--model", "acmix_resnet26", "--checkpoint", "/nonexistent/w.pth"],
-     "--checkpoint '/nonexistent/w.pth' does not exist"),
+     "--checkpoint='/nonexistent/w.pth' does not exist"),
     (["--model", "acmix_resnet26", "--model-kwargs", "[1]"], "must be a JSON object"),
     (["--model", "acmix_resnet26", "--model-kwargs", '{"k_att": 4}'], "k_att"),
-    (["--model", "acmix_resnet26", "--img-size", "0"], "--img-size 0 must be >= 1"),
+    (["--model", "acmix_resnet26", "--img-size", "0"], "--img-size=0 must be >= 1"),
 ])
 def test_bad_requests_are_refused_by_name(capsys, tmp_path, argv, message):
     out = tmp_path / "model.onnx"

@@ -115,6 +115,36 @@ def test_fast_matches_numpy_oracle(config):
     assert_close(actual, expected, "float32", what="MindSpore fast against the oracle")
 
 
+@pytest.mark.parametrize("kernel_bug", ["transposed taps", "groups swapped"])
+def test_the_torch_fast_check_sees_a_wrong_conv_kernel(monkeypatch, kernel_bug):
+    """The fused conv path's kernel built wrong (taps transposed; fc's q|k|v rows taken in
+    head-major order) fails the forward check that the right one passes."""
+    config = FAST[1]
+    t_ref, _ = build(dataclasses.replace(config, torch_attn_impl="unfold"))
+    x = draw_input(config)
+    ref, noise = reference(forward_computation, t_ref, {"x": x}, config.seed)
+    right = torch_ref.ACmix.forward_conv_fast
+
+    def wrong(self, qkv):
+        if kernel_bug == "transposed taps":
+            with torch.no_grad():
+                self.dep_conv.weight.copy_(self.dep_conv.weight.transpose(2, 3).clone())
+            try:
+                return right(self, qkv)
+            finally:
+                with torch.no_grad():
+                    self.dep_conv.weight.copy_(self.dep_conv.weight.transpose(2, 3).clone())
+        b, _, h, w = qkv.shape
+        swapped = qkv.view(b, 3, self.head, self.head_dim, h, w).transpose(1, 2)
+        return right(self, swapped.reshape(qkv.shape))
+
+    t_fast, _ = build(dataclasses.replace(config, torch_attn_impl="fast"))
+    assert compare_to_reference(torch_forward(t_fast, x), ref["output"], noise["output"]).ok
+    monkeypatch.setattr(torch_ref.ACmix, "forward_conv_fast", wrong)
+    result = compare_to_reference(torch_forward(t_fast, x), ref["output"], noise["output"])
+    assert not result.ok and result.max_abs > 10 * result.bound, result
+
+
 def test_same_parameters_and_init_for_both_impls():
     states = []
     for impl in ("fast", "unfold"):

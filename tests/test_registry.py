@@ -1,4 +1,5 @@
-"""Both registries read the one model table, and each entry's metadata is true of the models."""
+"""Both registries read the one model table, each family's classes are registered by its model
+files, and each entry's metadata is true of the models."""
 import inspect
 from dataclasses import replace
 
@@ -6,9 +7,11 @@ import pytest
 import torch
 
 import ms_acmix
+import ms_acmix.models
 import torch_ref
+import torch_ref.models
 from acmix_common.name_map import ms_to_torch
-from acmix_common.registry import Registry
+from acmix_common.registry import ModelRegistry
 from acmix_common.variants import model_info, register_model, unregister_model
 
 from .tiny_models import TINY
@@ -16,6 +19,7 @@ from .tiny_models import TINY
 NAMES = ["acmix_resnet26", "acmix_resnet38", "acmix_resnet50", "acmix_swin_small",
          "acmix_swin_tiny"]
 REGISTRIES = {"torch": torch_ref, "mindspore": ms_acmix}
+MODEL_LAYERS = {"torch": torch_ref.models, "mindspore": ms_acmix.models}
 
 
 def test_both_frameworks_register_the_same_names():
@@ -35,7 +39,7 @@ def test_defaults_and_kwargs_are_the_constructors(framework, name):
     """The table's defaults are the constructor's own, and every variant kwarg is one of its
     parameters (so the table cannot silently drift from the model files)."""
     info = model_info(name)
-    params = inspect.signature(Registry(framework).constructor(name)).parameters
+    params = inspect.signature(MODEL_LAYERS[framework].model_class(name)).parameters
     assert set(info.kwargs) <= set(params)
     assert params["num_classes"].default == info.num_classes
     assert params["in_chans"].default == info.input_size[0]
@@ -113,8 +117,7 @@ README_KWARGS = {  # README, Models: "Keyword arguments", with the defaults it s
                    attn_impl="fast", mixer="acmix"),
     "swin": dict(num_classes=1000, in_chans=3, img_size=224, patch_size=None, embed_dim=None,
                  depths=None, num_heads=None, window_size=None, mlp_ratio=None, qkv_bias=None,
-                 drop_rate=None, attn_drop_rate=None, drop_path_rate=None, attn_impl="fast",
-                 mixer="acmix"),
+                 drop_rate=None, attn_drop_rate=None, drop_path_rate=None, mixer="acmix"),
 }
 
 
@@ -123,8 +126,40 @@ README_KWARGS = {  # README, Models: "Keyword arguments", with the defaults it s
 def test_readme_keyword_arguments_and_defaults(framework, name):
     """Each documented kwarg is taken, with the documented default (None: per variant)."""
     info = model_info(name)
-    params = inspect.signature(Registry(framework).constructor(name)).parameters
+    params = inspect.signature(MODEL_LAYERS[framework].model_class(name)).parameters
     for key, default in README_KWARGS[info.family].items():
         assert key in params, key
         if default is not None:
             assert info.model_kwargs().get(key, params[key].default) == default, key
+
+
+@pytest.mark.parametrize("framework", sorted(REGISTRIES))
+@pytest.mark.parametrize("name", NAMES)
+def test_attn_impl_is_taken_exactly_where_the_table_says_the_mixer_is_the_acmix_module(framework,
+                                                                                       name):
+    params = inspect.signature(MODEL_LAYERS[framework].model_class(name)).parameters
+    assert ("attn_impl" in params) == model_info(name).acmix_module
+    if not model_info(name).acmix_module:
+        with pytest.raises(TypeError, match="attn_impl"):
+            REGISTRIES[framework].create_model(name, attn_impl="fast", **TINY[name][0])
+
+
+def test_a_family_class_is_registered_once_per_framework():
+    registry = ModelRegistry("torch")
+    registry.register_family("resnet")(torch_ref.models.model_class("acmix_resnet26"))
+    assert registry.model_class("acmix_resnet50") is torch_ref.models.model_class("acmix_resnet26")
+    with pytest.raises(ValueError, match="family 'resnet' already has the torch class"):
+        registry.register_family("resnet")(type("Other", (), {}))
+    with pytest.raises(ValueError, match=r"name='acmix_swin_tiny': family 'swin' has no torch "
+                                         r"class.*@register_family\('swin'\)"):
+        registry.model_class("acmix_swin_tiny")
+
+
+def test_the_model_layer_only_builds_and_the_factory_loads():
+    """The registry's create_model takes no checkpoint (the model class refuses the kwarg); the
+    facades' create_model is the factory's, which does (tests/test_load_weights.py loads)."""
+    with pytest.raises(TypeError, match="checkpoint_path"):
+        torch_ref.models.create_model("acmix_resnet26", checkpoint_path="w.pth", base_planes=4)
+    for facade in REGISTRIES.values():
+        assert facade.create_model.__module__ == f"{facade.__name__}._factory"
+        assert "checkpoint_path" in inspect.signature(facade.create_model).parameters

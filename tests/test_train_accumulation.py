@@ -57,8 +57,26 @@ def run_big(clip, name, n):
     return [p.asnumpy() for p in model.trainable_params()]
 
 
+@pytest.fixture
+def pynative():
+    """train.mode=pynative: the step's construct runs as Python."""
+    old = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    yield
+    ms.set_context(mode=old)
+
+
 @pytest.mark.parametrize("name,clip", [("sgd", None), ("sgd", 0.05), ("adamw", None)])
 def test_accumulated_micro_batches_equal_one_large_batch(name, clip):
+    check_accumulation(name, clip)
+
+
+@pytest.mark.parametrize("name,clip", [("sgd", None), ("adamw", 0.05)])
+def test_accumulation_in_pynative_mode(pynative, name, clip):
+    check_accumulation(name, clip)
+
+
+def check_accumulation(name, clip):
     n_micro, micro = 4, 3
     big_model, big_opt, big_step = make_step(1, clip, name)
     acc_model, acc_opt, acc_step = make_step(n_micro, clip, name)
@@ -94,3 +112,23 @@ def test_accumulation_without_the_step_leaves_parameters():
         np.testing.assert_array_equal(p.asnumpy(), b)
     assert any(buf.asnumpy().any() for buf in step.accum_grads)
     assert int(opt.global_step.asnumpy().reshape(-1)[0]) == 0
+
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_a_non_finite_gradient_skips_the_step(pynative, accumulation):
+    """A NaN in the batch: the step reports the overflow and leaves parameters and the
+    optimiser's step count as they were (as under a loss scale, without one)."""
+    model, opt, step = make_step(accumulation, 0.05)
+    before = [p.asnumpy().copy() for p in model.trainable_params()]
+    x, t = data(3, 0)
+    x[0, 0] = np.nan
+    _, overflow, _ = step(Tensor(x), Tensor(t))
+    assert bool(overflow.asnumpy())
+    for p, b in zip(model.trainable_params(), before):
+        np.testing.assert_array_equal(p.asnumpy(), b)
+    assert int(opt.global_step.asnumpy().reshape(-1)[0]) == 0
+
+
+def test_zero_accumulation_steps_is_refused():
+    with pytest.raises(ValueError, match="train.accumulation_steps=0 must be >= 1"):
+        make_step(0, None)

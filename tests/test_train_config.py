@@ -126,3 +126,35 @@ def test_command_line_overrides_file_in_order():
 def test_malformed_override(item):
     with pytest.raises(cfgmod.ConfigError, match="expected section.key=value"):
         cfgmod.parse_override(item)
+
+
+# Every rejection branch of merge/validate: the value, the message that names it.
+@pytest.mark.parametrize("update,match", [
+    ({"train": {"epochs": None}}, r"train.epochs must not be null"),
+    ({"train": 3}, r"section 'train' must be a mapping"),
+    ({"data": {"in_chans": 2, "mean": [0.5] * 2, "std": [0.5] * 2}},
+     r"data.in_chans=2 must be 1 or 3"),
+    ({"data": {"crop_pct": 1.5}}, r"data.crop_pct=1.5 must be in \(0, 1\]"),
+    ({"data": {"crop_pct": 0.0}}, r"data.crop_pct=0.0 must be in \(0, 1\]"),
+    ({"optimizer": {"warmup_epochs": -1}}, r"optimizer.warmup_epochs=-1 must be >= 0"),
+    ({"aug": {"hflip": 1.5}}, r"aug.hflip=1.5 must be in \[0, 1\]"),
+    ({"aug": {"reprob": -0.1}}, r"aug.reprob=-0.1 must be in \[0, 1\]"),
+    ({"aug": {"switch_prob": 2.0}}, r"aug.switch_prob=2.0 must be in \[0, 1\]"),
+], ids=["null", "section-not-mapping", "in_chans", "crop_pct-high", "crop_pct-zero",
+        "warmup_epochs", "hflip", "reprob", "switch_prob"])
+def test_each_rejected_value_is_named(update, match):
+    with pytest.raises(cfgmod.ConfigError, match=match):
+        cfgmod.build(None, [update])
+
+
+def test_nullable_keys_take_null():
+    cfg = cfgmod.build("acmix_swin_tiny", [{"aug": {"rand_augment": None},
+                                            "optimizer": {"clip_grad": None}}])
+    assert cfg["aug"]["rand_augment"] is None and cfg["optimizer"]["clip_grad"] is None
+
+
+def test_a_file_that_is_not_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- train\n- epochs\n")
+    with pytest.raises(cfgmod.ConfigError, match="expected a mapping of sections, got list"):
+        cfgmod.build(str(path))

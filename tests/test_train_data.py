@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from ms_acmix.train import config as cfgmod
-from ms_acmix.train.data import eval_batches, steps_per_epoch, train_batches, train_indices
+from ms_acmix.train.data import (ImageSource, eval_batches, steps_per_epoch, train_batches,
+                                 train_indices)
 from ms_acmix.train.imagefolder import DataError, decode, drop_bad, find_unreadable, scan_split
 
 
@@ -121,3 +122,20 @@ def test_eval_pipeline_covers_each_image_once(tmp_path):
             assert images.shape == (5, 3, 8, 8)  # padded to one shape
             seen += labels[:valid].tolist()
     assert sorted(seen) == sorted(lab for _, lab in samples)
+
+
+def test_unreadable_images_to_the_end_of_the_list_fail_naming_the_first(tmp_path):
+    """With skip_bad an unreadable image is replaced by the next readable one; when none
+    follows, the DataError names the image asked for."""
+    samples = []
+    for i in range(3):
+        (tmp_path / f"{i}.png").write_bytes(b"not a png")
+        samples.append((str(tmp_path / f"{i}.png"), 0))
+    with pytest.raises(DataError, match=r"unreadable image '.*0\.png' and the 100 images after"):
+        ImageSource(samples, 3, skip_bad=True)[0]
+
+
+def test_a_rank_without_validation_images_yields_no_batch(tmp_path):
+    root = make_folder(tmp_path, classes=("a",), per_class=1)
+    _, samples = scan_split(str(root / "val"))
+    assert list(eval_batches(samples, small_cfg(root), 1, 2)) == []  # rank 1 of 2, one image

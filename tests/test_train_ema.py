@@ -97,3 +97,14 @@ def test_checkpoint_holds_ema_for_the_converter_and_resume(tmp_path):
     for name, value in values(ema_model).items():
         np.testing.assert_array_equal(values(fresh_ema_model)[name], value)
     assert os.path.exists(os.path.join(ckpt_dir, "best.ckpt"))
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, 1.5])
+def test_decay_outside_the_open_interval_is_refused(decay):
+    with pytest.raises(ValueError, match=rf"train.ema_decay={decay} must be in \(0, 1\)"):
+        ModelEma(Toy(), Toy(), decay)
+
+
+def test_an_ema_model_of_another_architecture_is_refused():
+    with pytest.raises(ValueError, match="the EMA model's parameters do not match"):
+        ModelEma(Toy(), nn.Dense(6, 3), DECAY)

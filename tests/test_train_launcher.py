@@ -121,9 +121,9 @@ def bad_cases(digits, tmp_path):
         ("node rank alone", ["--node-rank", "1"], r"--node-rank 1 needs --nodes > 1"),
         ("bad master port", ["--master-port", "80"], r"--master-port 80: must be a port number"),
         ("pretrained missing", ["--pretrained", str(tmp_path / "none.pth")],
-         r"--pretrained .*none\.pth.* does not exist"),
+         r"--pretrained=.*none\.pth.* does not exist"),
         ("pretrained misfit", ["--pretrained", misfit_weights(tmp_path)],
-         r"--pretrained .*misfit\.pth does not fit acmix_resnet26: .*shape"),
+         r"--pretrained='.*misfit\.pth' does not fit acmix_resnet26: .*shape"),
     ]
 
 

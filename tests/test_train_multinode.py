@@ -1,8 +1,14 @@
 """Multi-node msrun on one machine (slow): two node processes on loopback with one CPU worker
 each train exactly as one node with two workers (every per-epoch number, bit for bit, one CPU
-thread per worker); when node 1 dies mid-epoch node 0 stops with a message naming it and leaves
-no process behind; resuming both nodes from the shared run directory ends where the
-uninterrupted one-node run ends."""
+thread per worker); when node 1 dies where the run cannot finish without it, node 0 stops with a
+message naming it and leaves no process behind; resuming both nodes from the shared run directory
+ends where the uninterrupted one-node run ends.
+
+The kill must land before a collective that node 0 still needs: killed after the last one, node
+0 finishes normally (a fast machine gets there within a second of epoch 2's checkpoint). So both
+nodes run with the training loop's test hook (ms_acmix.train.distributed.hold_for_fault_test):
+every worker waits after epoch 2 until a release file appears; the test kills node 1 there, then
+releases node 0 into epoch 3, whose first gradient all-reduce needs node 1."""
 import csv
 import os
 import signal
@@ -12,6 +18,7 @@ import time
 
 import pytest
 
+from ms_acmix.train.distributed import TEST_HOLD_ENV
 from tests.test_train_launcher import LAUNCHER, REPO, digits, train_processes  # noqa: F401
 
 RUN = ["--epochs", "3", "--set", "train.max_steps_per_epoch=6", "--set", "train.log_interval=3",
@@ -25,13 +32,13 @@ def free_port() -> str:
         return str(s.getsockname()[1])
 
 
-def node(rank, run_dir, data, port, *extra):
+def node(rank, run_dir, data, port, *extra, env=None):
     """One node's launcher in its own process group (kill the group: the node dies)."""
     args = ["bash", LAUNCHER, "--data-dir", str(data), "--output-dir", run_dir, "--workers", "1",
             "--nodes", "2", "--node-rank", str(rank), "--master-addr", "127.0.0.1",
             "--master-port", port, *RUN, *extra]
     return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env={**os.environ, **(env or {})})
 
 
 def metrics(run_dir):
@@ -48,16 +55,19 @@ def test_two_nodes_equal_one_node_survive_a_dead_node_and_resume(digits, tmp_pat
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
 
     two, port = str(tmp_path / "two"), free_port()
-    node1 = node(1, two, digits, port)
-    node0 = node(0, two, digits, port)
+    release = tmp_path / "release"
+    hold = {TEST_HOLD_ENV: f"2:{release}"}  # every worker waits after epoch 2 for the file
+    node1 = node(1, two, digits, port, env=hold)
+    node0 = node(0, two, digits, port, env=hold)
     try:
         deadline = time.time() + 600
         while not os.path.exists(os.path.join(two, "checkpoints", "epoch_0002.json")):
             assert node0.poll() is None, node0.stdout.read()[-3000:]
             assert time.time() < deadline, "no second epoch"
             time.sleep(0.5)
-        time.sleep(1)
         os.killpg(node1.pid, signal.SIGKILL)  # node 1 dies: launcher, msrun and worker
+        assert node0.poll() is None, "node 0 ended before its third epoch"
+        release.touch()  # node 0 goes on into epoch 3, which needs node 1
         started = time.time()
         out, _ = node0.communicate(timeout=300)
         waited = time.time() - started

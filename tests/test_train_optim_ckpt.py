@@ -62,15 +62,13 @@ def test_sgd_momentum_matches_torch_sgd():
 
 
 def digits_cfg(**train):
-    cfg = build(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                             "acmix_digits.yaml"))
+    cfg = build("acmix_digits")  # the shipped recipe (ms_acmix/configs)
     cfg["train"].update(train)
     return cfg
 
 
 def tiny_swin_cfg():
-    cfg = build(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                             "acmix_swin_tiny.yaml"))
+    cfg = build("acmix_swin_tiny")
     cfg["data"]["img_size"] = 32
     cfg["model"]["kwargs"].update(patch_size=2, embed_dim=16, depths=[2, 2], num_heads=[2, 4],
                                   window_size=4)
@@ -93,6 +91,22 @@ def test_resnet_recipe_decays_everything():
     cfg = digits_cfg()
     groups = param_groups(build_model(cfg, 10), {**cfg["optimizer"], "no_decay_1d": False})
     assert len(groups) == 1 and groups[0]["weight_decay"] == cfg["optimizer"]["weight_decay"]
+
+
+def test_a_keyword_in_every_name_leaves_no_decaying_group():
+    """optimizer.no_decay_keywords matching every name (here ".", in every parameter name):
+    one group, every parameter, no decay."""
+    cfg = digits_cfg()
+    model = build_model(cfg, 10)
+    groups = param_groups(model, {**cfg["optimizer"], "no_decay_keywords": ["."]})
+    assert len(groups) == 1 and groups[0]["weight_decay"] == 0.0
+    assert len(groups[0]["params"]) == len(model.trainable_params())
+
+
+def test_adamw_needs_the_per_step_learning_rates():
+    net = Toy()
+    with pytest.raises(ValueError, match="AdamW needs the per-step learning rates"):
+        AdamW([net.w, net.b], 1e-3)
 
 
 def make_step(cfg, seed=0, clip=None):
@@ -179,3 +193,15 @@ def test_resolve_resume_forms(tmp_path):
     bogus.write_text("")
     with pytest.raises(ValueError, match="expected an epoch_NNNN"):
         ckpt.resolve_resume(str(bogus), "x")
+
+
+def test_soft_target_cross_entropy_is_timms():
+    """timm's SoftTargetCrossEntropy: mean over the batch of sum(-target * log_softmax(x))."""
+    from ms_acmix.train.step import SoftTargetCrossEntropy
+
+    logits = RNG.standard_normal((3, 5)).astype(np.float32)
+    targets = RNG.dirichlet(np.ones(5), size=3).astype(np.float32)
+    want = torch.sum(-torch.tensor(targets) * torch.log_softmax(torch.tensor(logits), dim=-1),
+                     dim=-1).mean()
+    got = SoftTargetCrossEntropy()(Tensor(logits), Tensor(targets))
+    np.testing.assert_allclose(got.asnumpy(), want.numpy(), rtol=1e-6)

@@ -86,6 +86,8 @@ def test_swin_window_change_interpolates_the_tables(tmp_path):
     (dict(embed_dim=16), r"does not fit acmix_swin_tiny: .*shape"),
     (dict(depths=(2, 1)), r"does not fit acmix_swin_tiny"),
     (dict(in_chans=1), r"patch_embed"),
+    (dict(num_heads=(1, 4)), r"relative_position_bias_table: 2 heads in the file, the model "
+                             r"has 1"),
 ])
 def test_other_mismatches_are_refused(tmp_path, change, pattern):
     _, path = saved(tmp_path, "acmix_swin_tiny", {**SWIN, "num_classes": 3})
@@ -95,11 +97,16 @@ def test_other_mismatches_are_refused(tmp_path, change, pattern):
     assert "\n" not in str(err.value)
 
 
+def test_a_table_that_is_not_a_square_grid_is_refused():
+    with pytest.raises(PretrainedError, match="10 rows .* is not a square window grid"):
+        resize_bias_table(np.zeros((10, 2), np.float32), 9)
+
+
 def test_unreadable_file_is_refused(tmp_path):
     bad = tmp_path / "x.pth"
     bad.write_bytes(b"not a checkpoint")
     model = ms_acmix.create_model("acmix_resnet26", **RESNET, num_classes=3)
-    with pytest.raises(PretrainedError, match=r"--pretrained .*x\.pth"):
+    with pytest.raises(PretrainedError, match=r"pretrained='.*x\.pth'"):
         load_pretrained(model, str(bad), "acmix_resnet26")
 
 

@@ -97,3 +97,20 @@ def test_parallel_workers_give_the_same_samples(tmp_path):
 def test_config_rejects_what_the_recipe_cannot_run(update, match):
     with pytest.raises(cfgmod.ConfigError, match=match):
         cfgmod.build(None, [update])
+
+
+def test_resize_shorter_follows_torchvision():
+    """Resize(int): the shorter side to size, the longer to int(size * long / short); an image
+    whose shorter side is already size is returned as it is."""
+    portrait = Image.new("RGB", (30, 50))
+    assert T.resize_shorter(portrait, 20, Image.BILINEAR).size == (20, 33)  # int(33.3)
+    landscape = Image.new("RGB", (50, 30))
+    assert T.resize_shorter(landscape, 20, Image.BILINEAR).size == (33, 20)
+    assert T.resize_shorter(portrait, 30, Image.BILINEAR) is portrait
+    assert T.resize_shorter(landscape, 30, Image.BILINEAR) is landscape
+
+
+def test_unknown_rand_augment_operation_is_named():
+    with pytest.raises(ValueError, match="unknown RandAugment operation 'Cutout'"):
+        rand_augment.apply_op(Image.new("RGB", (4, 4)), ("Cutout", (1.0,)), Image.BILINEAR,
+                              (0, 0, 0))

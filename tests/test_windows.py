@@ -42,8 +42,10 @@ def test_relative_position_index(ws):
     np.testing.assert_array_equal(index, naive_index(ws))
 
 
+# (3, 9, 3, 1) and (12, 3, 3, 1): one window on one axis, three or more on the other, where the
+# bands [0, -ws) and [-ws, -shift) of both axes are each told apart from a wrong start
 @pytest.mark.parametrize("h, w, ws, shift", [(8, 8, 4, 2), (14, 21, 7, 3), (6, 12, 3, 1),
-                                             (4, 4, 2, 1)])
+                                             (4, 4, 2, 1), (3, 9, 3, 1), (12, 3, 3, 1)])
 def test_shifted_window_mask(h, w, ws, shift):
     mask = shifted_window_mask(h, w, ws, shift)
     assert mask.dtype == np.float32 and mask.flags.c_contiguous

@@ -7,8 +7,15 @@ import sys
 from typing import List, Optional
 
 from acmix_common.tolerance import POLICY
+from acmix_common.variants import list_models
+
+from ._flags import in_flags
 
 _VERIFY = POLICY[("float32", "forward")]
+# The converter's parameters (ckpt_convert.Options) as this command names them.
+FLAGS = {"src=": "SRC=", "dst=": "DST=", "model=": "--model=", "name=": "--model=",
+         "model_kwargs=": "--model-kwargs=", "ema=True": "--ema", "force=True": "--force",
+         "verify=True": "--verify"}
 
 DESCRIPTION = """\
 Convert ACmix checkpoints between PyTorch (torch_ref) and MindSpore (ms_acmix).
@@ -39,12 +46,13 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
+    """The parser; ``--model`` is checked by the library (``model_info``), its names listed."""
     parser = _OneLineParser(prog="acmix-convert", description=DESCRIPTION, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("direction", choices=("torch2ms", "ms2torch"))
     parser.add_argument("src", metavar="SRC", help="checkpoint to read")
     parser.add_argument("dst", metavar="DST", help="checkpoint to write (format from extension)")
-    parser.add_argument("--model", required=True, choices=model_names, metavar="NAME",
+    parser.add_argument("--model", required=True, metavar="NAME",
                         help=f"registered model: {', '.join(model_names)}")
     parser.add_argument("--model-kwargs", default="{}", metavar="JSON",
                         help="keyword arguments of create_model, as a JSON object, e.g. "
@@ -67,12 +75,11 @@ def build_parser(model_names: List[str]) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the converter; returns the exit code."""
     os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ logging: errors only
-    from ckpt_convert.pipeline import Options, convert
     from ckpt_convert.errors import CheckpointError
-    from ckpt_convert.models import model_names
-    from ckpt_convert.report import print_report, write_json
+    from ckpt_convert.pipeline import Options, convert
+    from ckpt_convert.report import format_table, summary_lines, write_json
 
-    parser = build_parser(model_names())
+    parser = build_parser(list_models())
     args = parser.parse_args(argv)
     try:
         kwargs = json.loads(args.model_kwargs)
@@ -87,9 +94,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except CheckpointError as exc:
         if args.report and exc.report is not None:
             write_json({**exc.report, "error": str(exc)}, args.report)
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {in_flags(str(exc), FLAGS)}", file=sys.stderr)
         return exc.exit_code
-    print_report(report, sys.stdout, table=not args.quiet)
+    if not args.quiet:
+        print(format_table(report["entries"]))
+    for line in summary_lines(report):
+        print(in_flags(line, FLAGS))
     if args.report:
         write_json(report, args.report)
     print(f"wrote {args.dst} ({report['dst_format']}, {len(report['entries'])} entries, "

@@ -20,18 +20,29 @@ import json
 import os
 import sys
 import time
+from typing import Dict
 
+from ._flags import in_flags
 
 
 class UsageError(ValueError):
     """A bad argument: one line naming it."""
 
 
+def flags(args: argparse.Namespace) -> Dict[str, str]:
+    """The parameters of evaluate_weights, restore and load_weights as this command names them
+    (the weights file came by --checkpoint or by --ckpt)."""
+    weights = "--checkpoint=" if getattr(args, "checkpoint", None) else "--ckpt="
+    return {"name=": "--model=", "model_kwargs=": "--model-kwargs=", "checkpoint=": weights,
+            "path=": weights, "ckpt_path=": "--ckpt=", "config_path=": "--config=",
+            "data_dir=": "--data-dir=", "img_size=": "--img-size="}
+
+
 def _reported(err: Exception) -> bool:
     """Errors printed on one line with exit code 2 (bad arguments, data or weights)."""
     if isinstance(err, (ValueError, RuntimeError)):
         return True
-    from ckpt_convert.errors import CheckpointError  # imports torch: only when needed
+    from ckpt_convert.errors import CheckpointError  # the weights layer: only when needed
     return isinstance(err, CheckpointError)
 
 
@@ -66,9 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", help="also write the result to this JSON file")
     p.add_argument("--predictions", help="write path, label, top-1 and logits of every image "
                    "to this JSON file")
-    args = p.parse_args(argv)
-    check_args(args)
-    return args
+    return p.parse_args(argv)
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -85,10 +94,8 @@ def check_args(args: argparse.Namespace) -> None:
         if not isinstance(args.model_kwargs, dict):
             raise UsageError(f"--model-kwargs={json.dumps(args.model_kwargs)} must be a JSON "
                              "object")
-        from acmix_common.variants import list_models
-        if args.model not in list_models():
-            raise UsageError(f"--model={args.model!r} is not a model; choose one of "
-                             f"{', '.join(list_models())}")
+        from acmix_common.variants import model_info
+        model_info(args.model)
     elif args.model:
         raise UsageError("--model goes with --checkpoint; --ckpt takes the run's model")
     if not os.path.isdir(args.data_dir):
@@ -149,8 +156,10 @@ def eval_run(args) -> dict:
 
 
 def main(argv=None) -> int:
+    args = None
     try:
         args = parse_args(argv)
+        check_args(args)
         import mindspore as ms
         ms.set_device(args.device)
         ms.set_context(mode=ms.GRAPH_MODE if args.mode == "graph" else ms.PYNATIVE_MODE)
@@ -159,7 +168,8 @@ def main(argv=None) -> int:
     except Exception as err:  # noqa: BLE001  (UsageError, DataError, CheckpointError, ...)
         if not _reported(err):
             raise
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        message = str(err).splitlines()[0]
+        print(f"error: {in_flags(message, flags(args)) if args else message}", file=sys.stderr)
         return 2
     result.update(data_dir=os.path.abspath(args.data_dir), seconds=round(time.time() - start, 2))
     print(f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%  loss {result['loss']:.4f}"

@@ -19,6 +19,15 @@ from typing import List, Optional
 from model_export.api import DEFAULT_OPSET, FORMATS, MIN_OPSET
 from model_export.errors import ExportError
 
+from ._flags import in_flags
+
+# The parameters of model_export, ms_acmix.create_model, load_weights and restore, as this
+# command names them.
+FLAGS = {"name=": "--model=", "model_kwargs=": "--model-kwargs=", "path=": "--checkpoint=",
+         "ckpt_path=": "--checkpoint=", "config_path=": "--config=", "framework=": "--framework=",
+         "fmt=": "--format=", "output=": "--output=", "opset=": "--opset=",
+         "batch=": "--batch-size=", "img_size=": "--img-size="}
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="acmix-export", description=__doc__,
@@ -51,46 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
 def _from_run(args):
     """(model, channels-height-width) of a training run's checkpoint."""
     if args.framework != "ms":
-        raise ExportError("a training run's checkpoint is a MindSpore model: use --framework ms, "
+        raise ExportError("a training run's checkpoint is a MindSpore model: use --framework=ms, "
                           "or name --model to export PyTorch")
     if not args.checkpoint:
         raise ExportError("give --model NAME, or --checkpoint <run>/checkpoints/<file>.ckpt")
     from ms_acmix.train.restore import restore
-    try:
-        model, cfg, _ = restore(args.checkpoint, args.config)
-    except ValueError as exc:
-        raise ExportError(str(exc)) from None
+    model, cfg, _ = restore(args.checkpoint, args.config)
     size = cfg["data"]["img_size"]
     return model, (cfg["data"]["in_chans"], size, size)
 
 
 def _from_registry(args):
-    from model_export.build import check_name, create, input_chw, model_kwargs
-    check_name(args.model)
+    from model_export.build import build_model, input_chw, model_kwargs
     try:
         extra = json.loads(args.model_kwargs)
     except json.JSONDecodeError as exc:
-        raise ExportError(f"--model-kwargs {args.model_kwargs!r} is not JSON: {exc}") from None
+        raise ExportError(f"--model-kwargs={args.model_kwargs!r} is not JSON: {exc}") from None
     if not isinstance(extra, dict):
-        raise ExportError(f"--model-kwargs {args.model_kwargs!r} must be a JSON object")
+        raise ExportError(f"--model-kwargs={args.model_kwargs!r} must be a JSON object")
     if args.img_size is not None and args.img_size < 1:
-        raise ExportError(f"--img-size {args.img_size} must be >= 1")
+        raise ExportError(f"--img-size={args.img_size} must be >= 1")
     kwargs = model_kwargs(args.model, extra, args.img_size)
-    model = create(args.framework, args.model, kwargs, args.checkpoint)
+    model = build_model(args.framework, args.model, kwargs, args.checkpoint)
     return model, input_chw(args.model, kwargs, args.img_size)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     fmt = args.format or os.path.splitext(args.output)[1].lstrip(".")
+    from ckpt_convert import CheckpointError
     try:
         from model_export.api import check_request, export_model
         check_request(args.framework, fmt, args.output, args.opset)
         model, chw = _from_registry(args) if args.model else _from_run(args)
         report = export_model(model, args.framework, chw, fmt, args.output, args.opset,
                               args.batch_size)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ExportError, CheckpointError, ValueError) as err:
+        print(f"error: {in_flags(str(err), FLAGS)}", file=sys.stderr)
         return 2
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:

@@ -15,8 +15,12 @@ from typing import Any, Dict, List, Optional
 from ms_acmix.train import config as cfgmod
 from ms_acmix.train.imagefolder import DataError
 
+from ._flags import in_flags
+
 DEFAULT_CONFIG = "acmix_digits"
 EXIT_BAD_INPUT = 2
+# The training library's parameters that are flags here (the rest are config keys, named as such).
+FLAGS = {"pretrained=": "--pretrained="}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -140,7 +144,7 @@ def preflight(cfg: cfgmod.Config, args: argparse.Namespace) -> None:
     if pretrained and not args.resume:
         from ms_acmix.train.pretrained import load_pretrained
         if not os.path.isfile(pretrained):
-            raise ValueError(f"--pretrained {pretrained!r} does not exist")
+            raise ValueError(f"--pretrained={pretrained!r} does not exist")
         load_pretrained(model, pretrained, cfg["model"]["name"], lambda m: print(m, flush=True))
     bad: List[str] = []
     if d["verify_images"]:
@@ -198,10 +202,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from ms_acmix.train.loop import run
         run(cfg, args.device, os.path.abspath(args.output_dir), args.resume)
     except (cfgmod.ConfigError, DataError, ValueError) as err:
-        print(f"error: {short_error(err)}", file=sys.stderr, flush=True)
+        print(f"error: {in_flags(short_error(err), FLAGS)}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
     except RuntimeError as err:
-        print(f"error: {short_error(err)}", file=sys.stderr, flush=True)
+        print(f"error: {in_flags(short_error(err), FLAGS)}", file=sys.stderr, flush=True)
         return 1
     return 0
 

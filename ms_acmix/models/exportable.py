@@ -5,7 +5,7 @@ The exporter has no converter for Erf (exact GELU), MirrorPad (reflection paddin
 
 - ``erf``: a rational approximation evaluated in float64 (relative error 3.2e-9), rounded once
   to the input dtype, so that a float32 result is within float32 rounding of erf (max 0.55 ulp,
-  ``tests/test_exportable_ops.py``).
+  ``tests/test_exportable_ops_exact.py``).
 - ``reflect_pad``: two gathers with reflected indices; bit-exact.
 - ``unfold``: a grouped convolution whose kernels are one-hot; bit-exact (one product by 1, the
   rest by 0).

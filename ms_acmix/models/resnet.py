@@ -11,6 +11,7 @@ from acmix_common.features import (FeatureInfo, check_num_classes, features_only
                                    pruned_prefixes)
 from acmix_common.variants import resnet_feature_info
 
+from ._registry import register_family
 from .acmix import ACmix
 from .features import plan_intermediates, replace_cell
 from .layers import DropPath, batch_norm2d, conv2d, dense, max_pool2d
@@ -51,6 +52,7 @@ class Bottleneck(nn.Cell):
         return self.relu(out + identity)
 
 
+@register_family("resnet")
 class ACmixResNet(nn.Cell):
     """ResNet v1.5 with ACmix bottlenecks (twin: ``torch_ref.models.resnet.ACmixResNet``).
 

@@ -10,13 +10,13 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import TruncatedNormal, initializer
 
-from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
-                                 to_2tuple)
+from acmix_common.checks import check_mixer, check_swin_args, shift_kernels, to_2tuple
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
                                    pruned_prefixes)
 from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
+from ._registry import register_family
 from .features import plan_intermediates, replace_cell
 from .layers import DropPath, conv2d, dense, gelu_exact, layer_norm
 
@@ -227,6 +227,7 @@ class PatchEmbed(nn.Cell):
         return self.norm(ops.transpose(x.reshape(b, c, -1), (0, 2, 1)))
 
 
+@register_family("swin")
 class ACmixSwin(nn.Cell):
     """Swin Transformer with ACmix attention (patch norm on, no absolute position embedding;
     twin: ``torch_ref.models.swin.ACmixSwin``).
@@ -244,11 +245,11 @@ class ACmixSwin(nn.Cell):
         qkv_bias: bias of the qkv projections.
         drop_rate, attn_drop_rate: dropout rates.
         drop_path_rate: stochastic depth, rising linearly to this value.
-        attn_impl: validated and kept for a uniform registry; both values run the same code in
-            both frameworks: the window attention is dense matmuls (nothing unfolded), the conv
-            path a grouped conv. (``ShiftConv`` would be faster here but moves the roundoff past
-            the parity bound on 2-channel LayerNorm configs, docs/benchmarks.md.)
         mixer: "acmix", or "attention" for the plain Swin (window attention, no conv path).
+            The ACmix block is Swin's own, not the ``ACmix`` module, so there is no ``attn_impl``:
+            the window attention is dense matmuls (nothing unfolded), the conv path a grouped
+            conv. (``ShiftConv`` would be faster here but moves the roundoff past the parity
+            bound on 2-channel LayerNorm configs, docs/benchmarks.md.)
         features_only: a backbone: the forward returns the maps of stages ``out_indices`` (each
             stage's blocks before its patch merging, NCHW, ``feature_info``); no final norm, no
             classifier, nothing after the last returned stage.
@@ -260,10 +261,8 @@ class ACmixSwin(nn.Cell):
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
-                 out_indices=None):
+                 mixer: str = "acmix", features_only: bool = False, out_indices=None):
         super().__init__()
-        self.attn_impl = check_attn_impl(attn_impl)
         self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         returned = features_only_stages(features_only, out_indices, len(depths))

@@ -3,7 +3,7 @@ import os
 import sys
 import threading
 import time
-from typing import Tuple
+from typing import Callable, Tuple
 
 import mindspore as ms
 import numpy as np
@@ -12,6 +12,9 @@ from mindspore.communication import get_group_size, get_rank, init
 from mindspore.device_context.cpu.op_tuning import threads_num
 
 DEVICES = ("CPU", "GPU", "Ascend")
+# Test-only: 'E:PATH' holds every worker after epoch E until the file PATH exists (below).
+TEST_HOLD_ENV = "ACMIX_TEST_HOLD_AFTER_EPOCH"
+TEST_HOLD_LIMIT = 600.0  # seconds
 
 
 def under_msrun() -> bool:
@@ -32,6 +35,26 @@ def start_parent_watchdog(interval: float = 1.0) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def hold_for_fault_test(epoch: int, log: Callable[[str], None]) -> None:
+    """The training run's one test hook (tests/test_train_multinode.py), unset in real runs:
+    with $ACMIX_TEST_HOLD_AFTER_EPOCH = 'E:PATH', wait after epoch E (saved, its collectives
+    done) until the file PATH exists, so a test can kill a node where the run cannot finish
+    without it."""
+    spec = os.environ.get(TEST_HOLD_ENV)
+    if not spec:
+        return
+    at, _, path = spec.partition(":")
+    if int(at) != epoch:
+        return
+    log(f"{TEST_HOLD_ENV}: holding after epoch {epoch} until {path} exists")
+    deadline = time.time() + TEST_HOLD_LIMIT
+    while not os.path.exists(path):
+        if time.time() > deadline:
+            raise RuntimeError(f"{TEST_HOLD_ENV}: {path} did not appear within "
+                               f"{TEST_HOLD_LIMIT:.0f} s")
+        time.sleep(0.2)
 
 
 def setup(device: str, mode: str, threads: int, seed: int) -> Tuple[int, int]:

@@ -18,30 +18,30 @@ from .imagefolder import DataError, list_classes, scan_split
 from .transforms import EvalRecipe, model_eval_recipe
 
 
-def classifier_rows(arrays: Mapping[str, np.ndarray], name: str) -> int:
-    """The number of classes the weights' classifier predicts."""
+def classifier_rows(arrays: Mapping[str, np.ndarray], name: str, where: str) -> int:
+    """The number of classes the weights' classifier predicts (``where`` names the weights)."""
     for prefix in model_info(name).classifier:
         weight = arrays.get(prefix + ".weight")
         if weight is not None:
             return int(weight.shape[0])
-    raise ValueError(f"--checkpoint has no classifier weight "
+    raise ValueError(f"{where} has no classifier weight "
                      f"({', '.join(p + '.weight' for p in model_info(name).classifier)}) for "
-                     f"--model={name}")
+                     f"name={name!r}")
 
 
 def build_model(name: str, checkpoint: str, kwargs: Optional[Dict[str, Any]] = None,
                 ema: bool = False) -> Tuple[nn.Cell, Dict[str, Any], str]:
     """(MindSpore model with the file's weights loaded strictly, the model kwargs, what the file
-    held in words)."""
-    from ckpt_convert import load_weights, read_weights
-    arrays, info = read_weights(checkpoint, ema=ema)
+    held in words); ``num_classes`` defaults to the checkpoint's classifier."""
+    arrays, info = ms_acmix.read_weights(checkpoint, ema=ema)
     kwargs = dict(kwargs or {})
-    kwargs.setdefault("num_classes", classifier_rows(arrays, name))
+    kwargs.setdefault("num_classes", classifier_rows(arrays, name, f"checkpoint={checkpoint!r}"))
+    model_info(name)  # an unknown name is its own error, not one of the kwargs
     try:
         model = ms_acmix.create_model(name, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"--model-kwargs={kwargs!r} do not fit {name}: {err}") from err
-    load_weights(model, arrays)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"model_kwargs={kwargs!r} do not fit {name}: {err}") from err
+    ms_acmix.load_weights(model, arrays)
     model.set_train(False)
     return model, kwargs, info.taken
 
@@ -50,8 +50,8 @@ def eval_recipe_for(name: str, kwargs: Mapping[str, Any], img_size: Optional[int
     """The metadata's recipe at the size the model takes (Swin: the size it was built for)."""
     _, height, width = model_info(name).input_chw(kwargs, img_size=img_size)
     if height != width:
-        raise ValueError(f"--model-kwargs give a {height}x{width} input; the evaluation recipe "
-                         "centre-crops squares")
+        raise ValueError(f"model_kwargs={dict(kwargs)!r} give a {height}x{width} input; the "
+                         "evaluation recipe centre-crops squares")
     return model_eval_recipe(name, height)
 
 
@@ -59,7 +59,7 @@ def folder_samples(data_dir: str, num_classes: int) -> Tuple[List[str], List[Tup
     """Class folders in sorted order (label = position, as torchvision's ImageFolder)."""
     classes = list_classes(data_dir)
     if len(classes) > num_classes:
-        raise DataError(f"--data-dir={data_dir!r} has {len(classes)} class folders; the "
+        raise DataError(f"data_dir={data_dir!r} has {len(classes)} class folders; the "
                         f"checkpoint's classifier has {num_classes} classes")
     return scan_split(data_dir)
 

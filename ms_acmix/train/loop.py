@@ -13,7 +13,7 @@ from .bad_images import BadImages
 from .config import Config, dump
 from .data import eval_batches, steps_per_epoch, train_batches
 from .distributed import (AllReduceSum, allreduce_sum, average_buffers, broadcast_from_rank0,
-                          setup)
+                          hold_for_fault_test, setup)
 from .ema import ModelEma
 from .evaluate import evaluate
 from .imagefolder import Sample, drop_bad, scan_split
@@ -133,7 +133,7 @@ class Trainer:
         lr, warmup_lr, _ = scaled_lrs(oc, self.global_batch)
         self.log(f"global batch {self.global_batch} ({self.world} x {tc['batch_size']}{micro}), "
                  f"{self.steps} steps/epoch, {self.epochs} epochs, {oc['name']} lr {lr:.4g} "
-                 f"(warm-up {warmup_steps(oc, self.steps, len(self.lrs))} steps from "
+                 f"(warm-up {warmup_steps(oc, self.steps)} steps from "
                  f"{warmup_lr:.3g})"
                  + (f", EMA decay {tc['ema_decay']}" if self.ema is not None else ""))
 
@@ -293,6 +293,7 @@ def run(cfg: Config, device: str, output_dir: str, resume: Optional[str]) -> Dic
         t_epoch = time.time()
         loss, overflows, bad = trainer.train_epoch(epoch)
         last = trainer.end_epoch(epoch, loss, overflows, bad, t_epoch)
+        hold_for_fault_test(epoch + 1, trainer.log)
     best = trainer.best
     trainer.log(f"finished {trainer.epochs} epochs in {fmt_time(time.time() - trainer.t_start)}:"
                 f" final val top-1 {last['val_top1']:.2f}% top-5 {last['val_top5']:.2f}%; best "

@@ -18,17 +18,13 @@ def model_kwargs(cfg: Dict[str, Any], num_classes: int) -> Dict[str, Any]:
     return kwargs
 
 
-def check_model_name(name: str) -> None:
-    if name not in ms_acmix.list_models():
-        raise ValueError(f"model.name={name!r} is not a model; choose one of "
-                         f"{', '.join(ms_acmix.list_models())}")
-
-
 def build_model(cfg: Dict[str, Any], num_classes: int) -> nn.Cell:
-    """``ms_acmix.create_model`` for this config; bad kwargs fail with the model's message."""
-    check_model_name(cfg["model"]["name"])
+    """``ms_acmix.create_model`` for this config. An unknown ``model.name`` is the registry's
+    ValueError; kwargs the model rejects are a ValueError naming ``model.kwargs``."""
+    name = cfg["model"]["name"]
+    kwargs = model_kwargs(cfg, num_classes)
     try:
-        return ms_acmix.create_model(cfg["model"]["name"], **model_kwargs(cfg, num_classes))
+        return ms_acmix.create_model(name, **kwargs)
     except TypeError as err:
-        raise ValueError(f"model.kwargs={cfg['model']['kwargs']!r} do not fit "
-                         f"{cfg['model']['name']}: {err}") from err
+        raise ValueError(f"model.kwargs={cfg['model']['kwargs']!r} do not fit {name}: "
+                         f"{err}") from err

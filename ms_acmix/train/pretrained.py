@@ -110,28 +110,28 @@ def describe_classifier(arrays: Dict[str, np.ndarray], shapes: Dict[str, Tuple[i
             f"{shapes[name][0]}")
 
 
-def load_pretrained(model: nn.Cell, path: str, model_name: str,
+def load_pretrained(model: nn.Cell, pretrained: str, model_name: str,
                     log: Optional[Callable[[str], None]] = None) -> Dict[str, object]:
-    """Load ``path`` into ``model`` by the rules above; returns what was done."""
-    from ckpt_convert import CheckpointError, load_weights, read_weights
-
+    """Load the weights file ``pretrained`` into ``model`` by the rules above; returns what was
+    done. Errors name it ``pretrained='...'``."""
     try:
-        arrays, info = read_weights(path)
-    except CheckpointError as err:
-        raise PretrainedError(f"--pretrained {path}: {err}") from None
+        arrays, info = ms_acmix.read_weights(pretrained)
+    except ms_acmix.CheckpointError as err:
+        raise PretrainedError(f"pretrained={pretrained!r}: {err}") from None
     shapes = {ms_to_torch(p.name): tuple(p.shape) for p in model.get_parameters()}
     classifier = tuple(ms_acmix.model_info(model_name).classifier)
     fitted, reinit, notes = adapt(arrays, shapes, classifier)
     try:
-        report = load_weights(model, fitted, skip=classifier if reinit else ())
-    except CheckpointError as err:
+        report = ms_acmix.load_weights(model, fitted, skip=classifier if reinit else ())
+    except ms_acmix.CheckpointError as err:
         detail = str(err)
         if detail.startswith("<dict> does not fit") and ": " in detail:
             detail = detail.split(": ", 1)[1]  # the file is named here, not the dict
-        raise PretrainedError(f"--pretrained {path} does not fit {model_name}: {detail}") from None
+        raise PretrainedError(f"pretrained={pretrained!r} does not fit {model_name}: "
+                              f"{detail}") from None
     head = describe_classifier(arrays, shapes, reinit)
     if log is not None:
-        log(f"pretrained {path} ({info.taken}): {len(report.loaded)} entries loaded"
+        log(f"pretrained {pretrained} ({info.taken}): {len(report.loaded)} entries loaded"
             + (f"; {head}" if head else "; classifier loaded")
             + "".join(f"; {n}" for n in notes))
     return {"loaded": len(report.loaded), "reinitialised": reinit, "interpolated": notes}

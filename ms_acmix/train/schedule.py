@@ -15,10 +15,11 @@ def scaled_lrs(opt: Dict[str, Any], global_batch: int) -> Tuple[float, float, fl
     return opt["lr"] * factor, opt["warmup_lr"] * factor, opt["min_lr"] * factor
 
 
-def warmup_steps(opt: Dict[str, Any], steps_per_epoch: int, total_steps: int) -> int:
+def warmup_steps(opt: Dict[str, Any], steps_per_epoch: int) -> int:
     """Warm-up length in optimiser steps: int(warmup_epochs x steps per epoch), as the official
-    Swin build_scheduler truncates it; at most total_steps - 1."""
-    return min(int(opt["warmup_epochs"] * steps_per_epoch), total_steps - 1)
+    Swin build_scheduler truncates it. A run shorter than that ends inside the warm-up, as both
+    official schedules do (its learning rate never reaches the peak)."""
+    return int(opt["warmup_epochs"] * steps_per_epoch)
 
 
 def lr_per_step(lr: float, warmup_lr: float, min_lr: float, warmup_steps: int, total_steps: int,
@@ -33,9 +34,12 @@ def lr_per_step(lr: float, warmup_lr: float, min_lr: float, warmup_steps: int, t
     f(t) = warmup_lr + (lr - warmup_lr) t/W for t < W, else the cosine of t/T from lr to min_lr
     over all T steps. The scheduler starts the optimiser at f(0), and the official loop calls
     step_update(t) *after* step t, so step t >= 1 runs with f(t - 1): one step behind f.
+
+    W >= T (a run shorter than its warm-up) is every step warming up, in both forms.
     """
-    if total_steps <= 0 or not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"need 0 <= warmup_steps={warmup_steps} < total_steps={total_steps}")
+    if total_steps <= 0 or warmup_steps < 0:
+        raise ValueError(f"need total_steps={total_steps} > 0 and warmup_steps={warmup_steps} "
+                         ">= 0")
     out = np.empty(total_steps, dtype=np.float64)
     for t in range(total_steps):
         if warmup_prefix:
@@ -63,5 +67,5 @@ def build_lrs(opt: Dict[str, Any], global_batch: int, steps_per_epoch: int, epoc
     """The configured schedule: learning rate of every optimiser step of the run."""
     total = steps_per_epoch * epochs
     lr, warmup_lr, min_lr = scaled_lrs(opt, global_batch)
-    return lr_per_step(lr, warmup_lr, min_lr, warmup_steps(opt, steps_per_epoch, total), total,
+    return lr_per_step(lr, warmup_lr, min_lr, warmup_steps(opt, steps_per_epoch), total,
                        opt["warmup_prefix"])

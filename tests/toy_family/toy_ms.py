@@ -2,10 +2,12 @@
 from mindspore import Tensor, nn, ops
 
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
+from ms_acmix.models import register_family
 from ms_acmix.models.acmix import ACmix
 from ms_acmix.models.layers import batch_norm2d, conv2d, dense, layer_norm
 
 
+@register_family("toy")
 class ToyNet(nn.Cell):
     def __init__(self, width: int = 8, num_classes: int = 7, in_chans: int = 3, resolution=16,
                  attn_impl: str = "fast", mixer: str = "acmix"):

@@ -4,9 +4,11 @@ import torch
 from torch import nn
 
 from acmix_common.checks import check_attn_impl, check_mixer, to_2tuple
+from torch_ref.models import register_family
 from torch_ref.models.acmix import ACmix
 
 
+@register_family("toy")
 class ToyNet(nn.Module):
     def __init__(self, width: int = 8, num_classes: int = 7, in_chans: int = 3, resolution=16,
                  attn_impl: str = "fast", mixer: str = "acmix"):

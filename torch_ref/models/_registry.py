@@ -1,6 +1,14 @@
-"""The PyTorch side of the one model table (``acmix_common.variants``)."""
-from acmix_common.registry import Registry
+"""The PyTorch model registry: the class of each family (registered by its model file with
+``@register_family``), built with the entry of the one model table (``acmix_common.variants``).
 
-registry = Registry("torch")
-create_model, list_models, model_info = (registry.create_model, registry.list_models,
-                                          registry.model_info)
+``create_model`` here builds a model and nothing more; ``torch_ref.create_model`` (the factory,
+``torch_ref/_factory.py``) also loads a checkpoint.
+"""
+from acmix_common.registry import ModelRegistry
+
+registry = ModelRegistry("torch")
+register_family = registry.register_family
+model_class = registry.model_class
+create_model = registry.create_model
+list_models = registry.list_models
+model_info = registry.model_info

@@ -4,11 +4,12 @@ State dict: rate1, rate2, conv1/conv2/conv3 (q, k, v), conv_p, fc (no bias), dep
 (no bias). Beyond the official code: any odd k_conv (padding k_conv // 2), stride on odd sizes
 (both paths give ceil(size / stride)), dilation of the attention window, and any float dtype.
 
-``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) accumulates the
-attention over the window offsets (``local_attention``, hand-written backward) and agrees with it
-within float roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``)
-it takes the official formulation, whose graph is compact (the offset loop would be k_att^2
-slices a block).
+``attn_impl="unfold"`` is the official formulation. ``"fast"`` (the default) runs
+``local_attention`` (a compiled CPU kernel for float32/float64 where built, else offset
+accumulation in PyTorch; both with hand-written backwards), the q/k/v projections as one 1x1
+convolution and fc + dep_conv as one grouped convolution, and agrees with it within float
+roundoff; traced for export (``torch.export``, ``torch.onnx.export(dynamo=True)``) it takes the
+official formulation, whose graph is compact (the offset loop would be k_att^2 slices a block).
 """
 import torch
 import torch.nn.functional as F
@@ -38,8 +39,9 @@ class ACmix(nn.Module):
         k_conv: convolution kernel of the conv path (odd).
         stride: spatial stride of both paths; output size is ceil(size / stride).
         dilation: dilation of the attention window.
-        attn_impl: "fast" (offset accumulation, ``local_attention``) or "unfold" (the official
-            formulation); the same numbers within float roundoff.
+        attn_impl: "fast" (``local_attention``: compiled kernel or offset accumulation; fused
+            projections and conv path) or "unfold" (the official formulation); the same
+            numbers within float roundoff.
     """
 
     def __init__(self, in_planes: int, out_planes: int, k_att: int = 7, head: int = 4,
@@ -100,20 +102,21 @@ class ACmix(nn.Module):
 
     def forward_attention_fast(self, q, k, v):
         b, _, h, w = q.shape
-        s, p = self.stride, self.pad_att
+        s = self.stride
         pe = self.conv_p(position_grid(h, w, q.dtype, q.device))
-        q_att = q.view(b * self.head, self.head_dim, h, w) * (float(self.head_dim) ** -0.5)
+        # q, k, v may be channel slices of one projection: unflatten is a view, and the
+        # arithmetic below writes dense (b * head, head_dim, ...) maps.
+        q_att = q.unflatten(1, (self.head, self.head_dim))
         q_pe = pe
         if s > 1:
-            q_att, q_pe = q_att[:, :, ::s, ::s], pe[:, :, ::s, ::s]
-        k_att = k.view(b * self.head, self.head_dim, h, w)
-        v_att = v.view(b * self.head, self.head_dim, h, w)
-        kp = F.pad(k_att - pe, (p, p, p, p), mode="reflect")
-        vp = F.pad(v_att, (p, p, p, p), mode="reflect")
+            q_att, q_pe = q_att[..., ::s, ::s], pe[:, :, ::s, ::s]
+        q_att = (q_att * (float(self.head_dim) ** -0.5)).flatten(0, 1)
+        k_att = (k.unflatten(1, (self.head, self.head_dim)) - pe).flatten(0, 1)
+        v_att = v.reshape(b * self.head, self.head_dim, h, w)
         # Softmax cancels the window-constant q . pe_centre, but its gradient cancels the
         # roundoff of the pe gradient as in the reference.
         centre = (q_att * q_pe).sum(1, keepdim=True)
-        out = local_attention(q_att, kp, vp, centre, self.k_att, self.dilation, s)
+        out = local_attention(q_att, k_att, v_att, centre, self.k_att, self.dilation, s)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q, k, v):
@@ -123,10 +126,34 @@ class ACmix(nn.Module):
         f_conv = f_all.permute(0, 2, 1, 3).reshape(b, -1, h, w)  # channels (head_dim, k_conv^2)
         return self.dep_conv(f_conv)  # channels (head_dim, head)
 
+    def projections(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1, conv2 and conv3 as one 1x1 convolution: (b, 3 out_planes, h, w), channels
+        (q | k | v, head, head_dim); each output channel is the same sum as its own conv's."""
+        weight = torch.cat((self.conv1.weight, self.conv2.weight, self.conv3.weight))
+        bias = torch.cat((self.conv1.bias, self.conv2.bias, self.conv3.bias))
+        return F.conv2d(x, weight, bias)
+
+    def forward_conv_fast(self, qkv: torch.Tensor) -> torch.Tensor:
+        """``forward_conv`` as one grouped convolution. fc (1x1, no bias) and dep_conv (grouped
+        by head_dim, no bias) are both linear, so dep_conv(fc(.)) is a grouped conv whose kernel
+        is their product: per head_dim group, 3 head inputs -> head outputs, k_conv x k_conv."""
+        b, _, h, w = qkv.shape
+        hd, k2 = self.head_dim, self.k_conv * self.k_conv
+        grouped = qkv.view(b, 3 * self.head, hd, h, w).transpose(1, 2).reshape(b, -1, h, w)
+        dep = self.dep_conv.weight.view(hd, self.head, k2, self.k_conv, self.k_conv)
+        kernel = torch.einsum("dojyx,jc->docyx", dep, self.fc.weight.view(k2, 3 * self.head))
+        kernel = kernel.reshape(self.out_planes, 3 * self.head, self.k_conv, self.k_conv)
+        return F.conv2d(grouped, kernel, None, self.stride, self.k_conv // 2, groups=hd)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_acmix_input(x.shape[2], x.shape[3], self.k_att, self.dilation)
-        q, k, v = self.conv1(x), self.conv2(x), self.conv3(x)
-        out_att, out_conv = self.forward_attention(q, k, v), self.forward_conv(q, k, v)
+        if self.attn_impl == "fast" and not torch.compiler.is_exporting():
+            qkv = self.projections(x)
+            q, k, v = qkv.chunk(3, 1)
+            out_att, out_conv = self.forward_attention_fast(q, k, v), self.forward_conv_fast(qkv)
+        else:
+            q, k, v = self.conv1(x), self.conv2(x), self.conv3(x)
+            out_att, out_conv = self.forward_attention(q, k, v), self.forward_conv(q, k, v)
         return self.rate1 * out_att + self.rate2 * out_conv
 
     def extra_repr(self) -> str:

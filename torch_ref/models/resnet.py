@@ -14,6 +14,7 @@ from acmix_common.features import (FeatureInfo, check_num_classes, features_only
                                    intermediates_plan, pruned_prefixes)
 from acmix_common.variants import resnet_feature_info
 
+from ._registry import register_family
 from .acmix import ACmix
 from .layers import DropPath
 
@@ -52,6 +53,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+@register_family("resnet")
 class ACmixResNet(nn.Module):
     """ResNet v1.5 with ACmix bottlenecks: the reference twin of
     ``ms_acmix.models.resnet.ACmixResNet``.

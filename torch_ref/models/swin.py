@@ -9,13 +9,13 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from acmix_common.checks import (check_attn_impl, check_mixer, check_swin_args, shift_kernels,
-                                 to_2tuple)
+from acmix_common.checks import check_mixer, check_swin_args, shift_kernels, to_2tuple
 from acmix_common.features import (FeatureInfo, check_num_classes, features_only_stages,
                                    intermediates_plan, pruned_prefixes)
 from acmix_common.variants import swin_feature_info
 from acmix_common.windows import relative_position_index, shifted_window_mask
 
+from ._registry import register_family
 from .layers import DropPath
 
 
@@ -203,6 +203,7 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
+@register_family("swin")
 class ACmixSwin(nn.Module):
     """Swin Transformer with ACmix attention: the reference twin of
     ``ms_acmix.models.swin.ACmixSwin``.
@@ -216,10 +217,8 @@ class ACmixSwin(nn.Module):
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int = 7, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 attn_impl: str = "fast", mixer: str = "acmix", features_only: bool = False,
-                 out_indices=None):
+                 mixer: str = "acmix", features_only: bool = False, out_indices=None):
         super().__init__()
-        self.attn_impl = check_attn_impl(attn_impl)
         self.mixer = check_mixer(mixer, "swin")
         grid = check_swin_args(img_size, patch_size, embed_dim, depths, num_heads, window_size)
         returned = features_only_stages(features_only, out_indices, len(depths))
