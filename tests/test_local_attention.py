@@ -9,6 +9,8 @@ import torch
 from mindspore import Tensor
 
 import ms_acmix
+import ms_acmix.models.local_attention
+import ms_acmix.models.shift_conv
 import torch_ref
 from acmix_common.tolerance import assert_close, compare
 from parity.error_model import UNIT_ROUNDOFF, compare_to_reference
@@ -32,6 +34,8 @@ FAST = [
     AcmixConfig(1, 2, 2, 1, 1, 5, 1, 1, 1, 3, seed=18),       # a map thinner than k_conv // 2
 ]
 GRAPH = [FAST[2], FAST[4], FAST[-1]]  # the last: ShiftConv (stride 1), thin map
+CHUNKED = [AcmixConfig(3, 4, 6, 3, 2, 3, 1, 1, 7, 6, seed=19),  # ShiftConv, three samples
+           AcmixConfig(2, 4, 8, 5, 4, 3, 2, 1, 9, 10, seed=20)]  # stride 2
 
 
 def _ids(configs):
@@ -78,6 +82,17 @@ def test_mindspore_against_torch_float64_pynative(config, ms_impl):
 def test_mindspore_fast_graph_mode(config):
     check_forward(config, graph=True)
     check_gradients(config, graph=True)
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["pynative", "graph"])
+@pytest.mark.parametrize("config", CHUNKED, ids=_ids(CHUNKED))
+def test_one_sample_a_chunk(monkeypatch, config, graph):
+    """LocalAttention and ShiftConv run the batch in chunks, one after the other; at test sizes
+    one chunk holds the whole batch, so the budgets are cut to one sample a chunk here."""
+    monkeypatch.setattr(ms_acmix.models.local_attention, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(ms_acmix.models.shift_conv, "CHUNK_BYTES", 1)
+    check_forward(config, graph=graph)
+    check_gradients(config, graph=graph)
 
 
 @pytest.mark.parametrize("config", FAST[:4], ids=_ids(FAST[:4]))

@@ -19,7 +19,7 @@ from acmix_common.checks import (attention_pad, check_acmix_args, check_acmix_in
 
 from . import exportable
 from .layers import conv2d
-from .local_attention import LocalAttention
+from .local_attention import LocalAttention, channels_first, channels_last, identity
 from .shift_conv import ShiftConv
 
 
@@ -84,6 +84,8 @@ class ACmix(nn.Cell):
                                weight_init=Tensor(shift_kernels(k_conv, out_planes)))
         self.local_attention = LocalAttention(k_att, dilation, stride)
         self.shift_conv = ShiftConv(self.head_dim)
+        self.matmul_tt = ops.BatchMatMul(transpose_a=True, transpose_b=True)
+        self.matmul_tb = ops.BatchMatMul(transpose_b=True)
 
     def _unfold(self, t: Tensor) -> Tensor:
         """(n, head_dim, h, w) -> (n, head_dim, k_att^2, h_out, w_out), reflection padded."""
@@ -121,33 +123,44 @@ class ACmix(nn.Cell):
 
     def forward_attention_fast(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         b, _, h, w = q.shape
+        n = b * self.head
         pe = self.conv_p(position_grid(h, w, q.dtype))
-        q_att = q.reshape(b * self.head, self.head_dim, h, w) * self.scaling
-        q_pe = pe
-        if self.stride > 1:
-            q_att = subsample(q_att, self.stride)
-            q_pe = subsample(pe, self.stride)
-        k_att = k.reshape(b * self.head, self.head_dim, h, w)
-        v_att = v.reshape(b * self.head, self.head_dim, h, w)
-        kp = exportable.reflect_pad(k_att - pe, self.pad_att)
-        vp = exportable.reflect_pad(v_att, self.pad_att)
+        if not self.exportable_ops:  # a same-shape op: a broadcasting one keeps an index per
+            pe = ops.tile(pe, (n, 1, 1, 1))  # element on MindSpore's CPU
+        q_att = q.reshape(n, self.head_dim, h, w) * self.scaling
+        k_att = k.reshape(n, self.head_dim, h, w)
+        v_att = v.reshape(n, self.head_dim, h, w)
         # The window-constant logit q . pe_centre rides along as one more channel against ones:
         # softmax cancels it, but its gradient cancels the roundoff of the pe gradient as in
-        # the reference.
-        centre = (q_att * q_pe).sum(1, keepdims=True)
-        ones = kp[:, :1] * 0.0 + 1.0  # no batch-sized constant in an exported graph
-        out = self.local_attention(ops.cat((q_att, centre), 1), ops.cat((kp, ones), 1), vp)[0]
+        # the reference. LocalAttention pads, and picks the strided queries, by its indices.
+        centre = (q_att * pe).sum(1, keepdims=True)
+        ones = k_att[:, :1] * 0.0 + 1.0  # no batch-sized constant in an exported graph
+        last = self.exportable_ops
+        out = self.local_attention(channels_last(ops.cat((q_att, centre), 1), last),
+                                   channels_last(ops.cat((k_att - pe, ones), 1), last),
+                                   channels_last(v_att, last))
+        out = channels_first(out, last)
         return out.reshape(b, self.out_planes, out.shape[-2], out.shape[-1])
 
     def forward_conv(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         b, _, h, w = q.shape
-        shape = (b, self.head, self.head_dim, h * w)
-        f_all = self.fc(ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1))
+        shape = (b, self.head, self.head_dim * h * w)
+        qkv = ops.cat((q.reshape(shape), k.reshape(shape), v.reshape(shape)), 1)
+        if (self.attn_impl == "fast" and self.stride == 1 and self.k_conv > 1
+                and not self.exportable_ops):
+            # fc as one matmul into (b * head_dim, h * w, k_conv^2), each head_dim index a
+            # group, then channels first by a matmul with the identity (exact): no Transpose.
+            # Explicit casts: under mixed precision the weights' gradients go back through
+            # them to the float32 parameters (the cell's own input cast does not, in GRAPH).
+            taps = self.k_conv * self.k_conv
+            fc = ops.cast(self.fc.weight, qkv.dtype).reshape(1, taps, 3 * self.head)
+            f_conv = self.matmul_tt(qkv, ops.tile(fc, (b, 1, 1)))
+            f_conv = f_conv.reshape(b * self.head_dim, h * w, taps)
+            eye = identity(b * self.head_dim, taps, taps).astype(f_conv.dtype)
+            f_conv = self.matmul_tb(eye, f_conv).reshape(b * self.head_dim, taps, h, w)
+            return self.shift_conv(f_conv, ops.cast(self.dep_conv.weight, f_conv.dtype))
+        f_all = self.fc(qkv.reshape(b, 3 * self.head, self.head_dim, h * w))
         f_conv = ops.transpose(f_all, (0, 2, 1, 3)).reshape(b, -1, h, w)
-        if self.attn_impl == "fast" and self.stride == 1 and self.k_conv > 1:
-            # An explicit cast: under mixed precision the weight's gradient goes back through it
-            # to the float32 parameter (the cell's own input cast does not, in GRAPH mode).
-            return self.shift_conv(f_conv, ops.cast(self.dep_conv.weight, f_conv.dtype))[0]
         return self.dep_conv(f_conv)
 
     def construct(self, x: Tensor) -> Tensor:

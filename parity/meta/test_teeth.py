@@ -127,26 +127,42 @@ def test_fast_attention_window_off_by_one(monkeypatch):
 
 
 def test_fast_attention_zero_padding_instead_of_reflection(monkeypatch):
-    def zero_pad(x, pad):
-        return ops.pad(x, (pad,) * 4, mode="constant", value=0.0)
+    """The fast path pads by its gather indices: the halo positions past the map read an
+    appended zero row instead of their reflection."""
+    local_attention = ms_acmix.models.local_attention
+    original_flat = local_attention.LocalAttention._flat
 
-    monkeypatch.setattr(ms_acmix.models.acmix.exportable, "reflect_pad", zero_pad)
+    def with_zero_row(x):
+        x = original_flat(x)
+        return ops.cat((x, x[:, :1] * 0.0), 1)
+
+    def zero_padded(h, w, h_out, w_out, tile, halo, pad, stride):
+        nty, ntx = -(-h_out // tile), -(-w_out // tile)
+        rows = (np.arange(nty).reshape(nty, 1) * (tile * stride)
+                + np.arange(halo).reshape(1, halo) - pad)
+        cols = (np.arange(ntx).reshape(ntx, 1) * (tile * stride)
+                + np.arange(halo).reshape(1, halo) - pad)
+        rows, cols = rows.reshape(nty, 1, halo, 1), cols.reshape(1, ntx, 1, halo)
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        return np.where(inside, rows * w + cols, h * w).reshape(-1)
+
+    monkeypatch.setattr(local_attention.LocalAttention, "_flat", staticmethod(with_zero_row))
+    monkeypatch.setattr(local_attention, "_halo_flat", zero_padded)
     caught("fast attention zero padding instead of reflection", check_forward, ACMIX,
            FAST_DRAWS)
 
 
 def test_shift_conv_backward_taps_not_flipped(monkeypatch):
-    original = ms_acmix.models.shift_conv.tap_indices
-    monkeypatch.setattr(ms_acmix.models.shift_conv, "tap_indices",
-                        lambda h, w, k, flip: original(h, w, k, 0))
+    original = ms_acmix.models.shift_conv.taps
+    monkeypatch.setattr(ms_acmix.models.shift_conv, "taps", lambda h, k, flip: original(h, k, 0))
     # stride 1: the conv path runs through ShiftConv
     caught("ShiftConv backward taps not flipped", check_gradients, [ACMIX[0]], SHIFT_CONV_DRAWS)
 
 
 def test_fast_attention_softmax_backward_without_row_sum(monkeypatch):
-    def bprop_no_row_sum(self, q, kp, vp, out, dout):
-        zero_out_t = out[2] * 0.0  # the row sum sum_j a_j (do . v_j) = do . out drops out
-        return original(self, q, kp, vp, (out[0], out[1], zero_out_t), dout)
+    def bprop_no_row_sum(self, q, k, v, out, dout):
+        # the row sum sum_j a_j (do . v_j) = do . out drops out
+        return original(self, q, k, v, out * 0.0, dout)
 
     original = ms_acmix.models.local_attention.LocalAttention.bprop
     monkeypatch.setattr(ms_acmix.models.local_attention.LocalAttention, "bprop", bprop_no_row_sum)
