@@ -59,12 +59,25 @@ def _as_numpy(value: Any) -> np.ndarray:
     return value.asnumpy() if hasattr(value, "asnumpy") else value.detach().cpu().numpy()
 
 
-def ms_target(net) -> Target:
+# MindSpore parameter dtypes by name (mindspore.dtype_to_nptype logs a deprecation warning per
+# call from MindSpore 2.7 on).
+_MS_DTYPES = {"Float16": np.float16, "Float32": np.float32, "Float64": np.float64,
+              "Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64,
+              "UInt8": np.uint8, "Bool": np.bool_}
+
+
+def _ms_dtype(dtype) -> np.dtype:
+    if str(dtype) in _MS_DTYPES:
+        return np.dtype(_MS_DTYPES[str(dtype)])
     import mindspore as ms
+    return np.dtype(ms.dtype_to_nptype(dtype))
+
+
+def ms_target(net) -> Target:
     params = net.parameters_dict()
     names = torch_to_ms_map(params)
     return Target("mindspore", names, {k: tuple(p.shape) for k, p in params.items()},
-                  {k: np.dtype(ms.dtype_to_nptype(p.dtype)) for k, p in params.items()},
+                  {k: _ms_dtype(p.dtype) for k, p in params.items()},
                   _rebuilt(net.cells_and_names()), {}, list(params))
 
 
