@@ -132,3 +132,15 @@ def test_a_non_finite_gradient_skips_the_step(pynative, accumulation):
 def test_zero_accumulation_steps_is_refused():
     with pytest.raises(ValueError, match="train.accumulation_steps=0 must be >= 1"):
         make_step(0, None)
+
+
+@pytest.mark.parametrize("accumulation,buffers", [(1, 0), (2, 1)])
+def test_gradient_buffers_only_when_accumulating(accumulation, buffers):
+    """Beyond the model and the optimiser, the step holds its loss scale and, only when it
+    accumulates, one gradient buffer per trainable parameter (the official Swin loop sums into
+    .grad). A buffer at accumulation 1 would cost a model's worth of memory and enter every
+    resume state (state_params) for nothing."""
+    model, opt, step = make_step(accumulation, None, "adamw")
+    held = {p.name for p in model.get_parameters()} | {p.name for p in opt.get_parameters()}
+    extra = [p for p in step.get_parameters() if p.name not in held]
+    assert len(extra) == 1 + buffers * len(model.trainable_params()), [p.name for p in extra]
