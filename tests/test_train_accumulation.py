@@ -153,16 +153,19 @@ def test_on_ascend_the_npu_status_is_read_only_without_accumulation(
     """Ascend's float-status registers see the ops of this call only: without accumulation
     they cover the whole step (MindSpore's own loss-scale cell reads them); an accumulated
     gradient also holds earlier micro-batches, so the step checks it for non-finite values
-    instead. The registers are replaced by a spy: CI has no Ascend."""
+    instead. The registers are replaced by a spy (CI has no Ascend), which also checks the
+    status buffer: eight int32 zeros, as MindSpore's start_overflow_check makes it."""
     model, opt, step = make_step(accumulation, None)
     step.ascend = True
     calls = []
 
-    def npu_status(token, grads):
-        calls.append(len(grads))
+    def npu_status(status, grads):
+        calls.append((status.asnumpy().tolist(), status.dtype, len(grads)))
         return Tensor(False)
 
     step.get_overflow_status = npu_status
     _, overflow, _ = step(*map(Tensor, data(3, 0)))
-    assert bool(calls) == reads_npu_status and not bool(overflow.asnumpy())
+    n = len(model.trainable_params())
+    assert calls == ([([0] * 8, ms.int32, n)] if reads_npu_status else [])
+    assert not bool(overflow.asnumpy())
     assert int(opt.global_step.asnumpy().reshape(-1)[0]) == 1
