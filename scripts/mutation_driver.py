@@ -445,7 +445,8 @@ def run_module(name: str, config: dict, testmap: dict, out: Path, work: Path,
                 verdict, detail, ran = "survived", "", []
                 # a mutant listed as equivalent runs its first selection only (a kill there
                 # shows the listing wrong; the report flags it), not the confirmation set
-                listed = any(e["line"] == minus and e["mutant"] == plus for e in eq)
+                listed = any(e["line"] == minus and e["mutant"] == plus
+                             and e.get("lineno", m.start_pos[0]) == m.start_pos[0] for e in eq)
                 stages = selector.stages(m.start_pos[0], m.end_pos[0])
                 for stage, tests in stages[:1] if listed else stages:
                     if not tests:
@@ -512,7 +513,8 @@ def module_summary(name: str, config: dict, out: Path) -> Optional[dict]:
             info = json.loads(res.output)
             info["diff"] = res.diff
             match = next((e for e in eq if e["line"] == info["original"]
-                          and e["mutant"] == info["mutant"]), None)
+                          and e["mutant"] == info["mutant"]
+                          and e.get("lineno", info["line"]) == info["line"]), None)
             if match and info["verdict"] == "survived":
                 info["reason"] = match["reason"]
                 rows["equivalent"].append(info)
