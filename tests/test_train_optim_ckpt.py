@@ -11,7 +11,7 @@ from mindspore import Parameter, Tensor, nn
 from ms_acmix.train import checkpoint as ckpt
 from ms_acmix.train.config import build
 from ms_acmix.train.models import build_model
-from ms_acmix.train.optim import AdamW, build_optimizer, param_groups
+from ms_acmix.train.optim import AdamW, bias_corrections, build_optimizer, param_groups
 from ms_acmix.train.step import NetWithLoss, TrainStep
 
 RNG = np.random.default_rng(0)
@@ -107,6 +107,25 @@ def test_adamw_needs_the_per_step_learning_rates():
     net = Toy()
     with pytest.raises(ValueError, match="AdamW needs the per-step learning rates"):
         AdamW([net.w, net.b], 1e-3)
+
+
+def test_adamw_with_its_defaults_is_torchs_with_its_defaults():
+    """A user's AdamW(params, lrs) takes torch.optim.AdamW's betas and eps."""
+    run_both(lambda g, lr: AdamW(g, lr), lambda g: torch.optim.AdamW(g, lr=0.1))
+
+
+def test_bias_corrections_are_torchs_per_step():
+    """Row t - 1 holds torch's 1 - beta^t for step t = 1..steps (Python floats, rounded once)."""
+    betas = (0.9, 0.999)
+    want = np.array([[1 - betas[0] ** t, 1 - betas[1] ** t] for t in range(1, 7)], np.float32)
+    np.testing.assert_array_equal(bias_corrections(betas, 6), want)
+
+
+def test_adamw_reports_success_per_parameter_as_mindspores_optimisers_do():
+    grads = tuple(map(Tensor, GRADS[0]))
+    ours = AdamW([Toy().w, Toy().b], Tensor(LRS))(grads)
+    theirs = nn.Momentum([Toy().w, Toy().b], Tensor(LRS), momentum=0.9)(grads)
+    assert [bool(x) for x in ours] == [bool(x) for x in theirs] == [True, True]
 
 
 def make_step(cfg, seed=0, clip=None):
