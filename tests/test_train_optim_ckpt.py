@@ -114,6 +114,18 @@ def test_adamw_with_its_defaults_is_torchs_with_its_defaults():
     run_both(lambda g, lr: AdamW(g, lr), lambda g: torch.optim.AdamW(g, lr=0.1))
 
 
+def test_adamw_takes_a_one_step_schedule():
+    """A run of one optimiser step (one epoch of one batch) is a valid schedule."""
+    net = Toy()
+    AdamW([net.w, net.b], Tensor(LRS[:1]))(tuple(map(Tensor, GRADS[0])))
+    tw, tb = torch.nn.Parameter(torch.tensor(W0)), torch.nn.Parameter(torch.tensor(B0))
+    topt = torch.optim.AdamW([tw, tb], lr=float(LRS[0]), weight_decay=0.0)
+    tw.grad, tb.grad = map(torch.tensor, GRADS[0])
+    topt.step()
+    np.testing.assert_allclose(net.w.asnumpy(), tw.detach().numpy(), atol=2e-6)
+    np.testing.assert_allclose(net.b.asnumpy(), tb.detach().numpy(), atol=2e-6)
+
+
 def test_bias_corrections_are_torchs_per_step():
     """Row t - 1 holds torch's 1 - beta^t for step t = 1..steps (Python floats, rounded once)."""
     betas = (0.9, 0.999)
