@@ -126,6 +126,24 @@ def test_adamw_takes_a_one_step_schedule():
     np.testing.assert_allclose(net.b.asnumpy(), tb.detach().numpy(), atol=2e-6)
 
 
+def test_a_group_that_names_no_weight_decay_does_not_decay():
+    """AdamW takes no weight_decay argument: its default is 0, so a group without one does not
+    decay (torch's AdamW with weight_decay=0.0 as the default)."""
+    net = Toy()
+    opt = AdamW([{"params": [net.w], "weight_decay": 0.05}, {"params": [net.b]}], Tensor(LRS))
+    tw, tb = torch.nn.Parameter(torch.tensor(W0)), torch.nn.Parameter(torch.tensor(B0))
+    topt = torch.optim.AdamW([{"params": [tw], "weight_decay": 0.05}, {"params": [tb]}],
+                             lr=float(LRS[0]), weight_decay=0.0)
+    for i, grads in enumerate(GRADS[:3]):
+        opt(tuple(map(Tensor, grads)))
+        for group in topt.param_groups:
+            group["lr"] = float(LRS[i])
+        tw.grad, tb.grad = map(torch.tensor, grads)
+        topt.step()
+    np.testing.assert_allclose(net.w.asnumpy(), tw.detach().numpy(), atol=2e-6)
+    np.testing.assert_allclose(net.b.asnumpy(), tb.detach().numpy(), atol=2e-6)
+
+
 def test_bias_corrections_are_torchs_per_step():
     """Row t - 1 holds torch's 1 - beta^t for step t = 1..steps (Python floats, rounded once)."""
     betas = (0.9, 0.999)
