@@ -108,3 +108,10 @@ def test_decay_outside_the_open_interval_is_refused(decay):
 def test_an_ema_model_of_another_architecture_is_refused():
     with pytest.raises(ValueError, match="the EMA model's parameters do not match"):
         ModelEma(Toy(), nn.Dense(6, 3), DECAY)
+
+
+def test_the_average_is_not_trainable():
+    """Only averaging moves the EMA copy: none of its parameters is trainable (timm's ModelEma
+    freezes the copy with requires_grad_(False)), while the model's still are."""
+    model, ema_model, _, _ = setup()
+    assert not ema_model.trainable_params() and model.trainable_params()
